@@ -7,7 +7,7 @@ import sys
 import pytest
 
 FORBIDDEN = ("reverb", "ray", "tensorflow")
-CORE_MODULES = ["nets", "rl_ops"]
+CORE_MODULES = ["nets", "rl_ops", "learner.update"]
 
 
 @pytest.mark.parametrize("module", CORE_MODULES)
