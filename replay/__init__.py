@@ -1,0 +1,55 @@
+"""vtrax replay: everything Reverb (tables, server, actor-side adder, learner-side dataset).
+
+Item layout, the adder's timeline and the dataset's batch shapes are documented
+in `replay/tables.py`, `replay/adder.py` and `replay/dataset.py`.
+
+Names that need Reverb (and so TensorFlow, a few seconds to import) load on
+first use; the step specs, `TableConfig` and `ReplayServerProcess` import numpy
+only, so a driver or a synthetic-batch benchmark can use them on machines
+without Reverb.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from replay.process import ReplayServerError, ReplayServerProcess
+from replay.sequences import SequenceBuffer, split_slabs, to_device_batch
+from replay.specs import CORE_STATE_PREFIX, FieldSpec, field_spec, impala_step_spec, step_nbytes
+from replay.table_config import (DEFAULT_CHECKPOINT_PERIOD_S, PRIORITIZED, QUEUE, TABLE_KINDS, UNIFORM,
+                                 TableConfig)
+
+# name -> submodule that defines it (imports reverb/tensorflow).
+_LAZY = {
+    "make_tables": "replay.tables",
+    "build_table": "replay.tables",
+    "item_signature": "replay.tables",
+    "start_server": "replay.server",
+    "ReplayServer": "replay.server",
+    "serve": "replay.server_main",
+    "SequenceAdder": "replay.adder",
+    "ReplayConnectionError": "replay.adder",
+    "AdderClosedError": "replay.adder",
+    "ReplayDataset": "replay.dataset",
+    "ReplayDatasetError": "replay.dataset",
+    "INFO_FIELDS": "replay.dataset",
+    "info": "replay.server_info",
+}
+
+__all__ = [
+    "CORE_STATE_PREFIX", "DEFAULT_CHECKPOINT_PERIOD_S", "FieldSpec", "PRIORITIZED", "QUEUE", "TABLE_KINDS",
+    "UNIFORM", "ReplayServerError", "ReplayServerProcess", "SequenceBuffer", "TableConfig", "field_spec",
+    "impala_step_spec", "split_slabs", "step_nbytes", "to_device_batch", *_LAZY,
+]
+
+
+def __getattr__(name: str):
+    if name not in _LAZY:
+        raise AttributeError(f"module 'replay' has no attribute {name!r}")
+    value = getattr(importlib.import_module(_LAZY[name]), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
