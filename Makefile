@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml constraints.txt
 install: $(STAMP)
 
 train: $(STAMP)
-	$(VENV)/bin/vtrax doctor
+	$(VENV)/bin/vtrax train --preset cartpole
 
 test: $(STAMP)
 	$(VENV)/bin/python -m pytest

@@ -20,6 +20,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "replay-server": ("deploy.replay_server_cmd", "Run a Reverb replay server as its own process."),
     "bench": ("deploy.cli", "Run a benchmark: rl-ops, nets, replay, learner, e2e."),
     "doctor": ("deploy.doctor", "Check the installation and print a one-line fix for each problem."),
+    "serve": ("deploy.serve_cmd", "Serve a run's policy and status over gRPC (Act, GetStatus, WatchMetrics, health)."),
+    "status": ("deploy.status_cmd", "Show the running job's frames, updates, return, replay and actors (from Ray)."),
 }
 
 # bench target -> module with add_arguments(parser) / run(args).
@@ -29,6 +31,7 @@ BENCH_TARGETS: dict[str, tuple[str, str]] = {
     "replay": ("deploy.bench_replay", "Reverb write/sample throughput vs a one-env-per-writer baseline."),
     "learner": ("deploy.bench_learner", "Learner updates/s and frames/s on synthetic batches."),
     "e2e": ("deploy.bench_e2e", "End-to-end CartPole: seconds/frames to target, frames/s, peak PSS."),
+    "serve": ("deploy.bench_serve", "vtrax serve under N concurrent local clients: throughput, p50/p99 latency."),
 }
 
 

@@ -1,1 +1,52 @@
-"""vtrax learner."""
+"""vtrax learner: the IMPALA update step (pmapped), its optimiser, checkpoints and loop.
+
+`learner.update` and everything it imports are pure JAX/optax (no Reverb, Ray
+or TensorFlow), so the update and its benchmark run on any JAX install.
+"""
+
+from learner.batch import check_batch, select_batch_keys, synthetic_batch
+from learner.checkpoint import (Checkpoint, CheckpointMismatchError, latest_checkpoint, list_checkpoints, load_params,
+                                restore_checkpoint, save_checkpoint)
+from learner.config import LearnerConfig, atari_config, cartpole_config, field_help, frames_per_update
+from learner.loop import Learner, NonFiniteUpdatesError
+from learner.loss import LossOutputs, clip_rewards, make_loss
+from learner.network import NETWORK_KINDS, AgentNetwork, make_network
+from learner.optimizer import learning_rate_schedule, make_optimizer
+from learner.state import TrainingState, host_copy, init_state, replicate, unreplicate
+from learner.update import METRIC_NAMES, make_update, make_update_step
+
+__all__ = [
+    "AgentNetwork",
+    "Checkpoint",
+    "CheckpointMismatchError",
+    "Learner",
+    "LearnerConfig",
+    "LossOutputs",
+    "METRIC_NAMES",
+    "NETWORK_KINDS",
+    "NonFiniteUpdatesError",
+    "TrainingState",
+    "atari_config",
+    "cartpole_config",
+    "check_batch",
+    "field_help",
+    "clip_rewards",
+    "frames_per_update",
+    "host_copy",
+    "init_state",
+    "latest_checkpoint",
+    "learning_rate_schedule",
+    "list_checkpoints",
+    "load_params",
+    "make_loss",
+    "make_network",
+    "make_optimizer",
+    "make_update",
+    "make_update_step",
+    "replicate",
+    "restore_checkpoint",
+    "save_checkpoint",
+    "select_batch_keys",
+    "synthetic_batch",
+    "unreplicate",
+]

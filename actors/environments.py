@@ -1,0 +1,120 @@
+"""Environment construction from a gymnasium id: classic control as is, Atari preprocessed.
+
+Atari (`ALE/...-v5`) gets the standard IMPALA/DQN preprocessing: the emulator's own
+frame skip is turned off and `AtariPreprocessing` does 30 no-op starts, a frame skip
+of 4 with max-pooling, 84x84 grayscale; `FrameStackObservation` stacks 4 frames and
+`FramesLast` moves the stack axis last, giving uint8 [84, 84, 4]. Rewards stay
+unclipped (the learner clips), so episode statistics are the game's score.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import gymnasium as gym
+import numpy as np
+
+from actors.errors import EnvironmentSetupError
+
+ATARI_PREFIX = "ALE/"
+ATARI_FRAME_SHAPE = (84, 84, 4)
+
+
+@dataclass(frozen=True)
+class EnvSpec:
+    """What the networks and replay tables need to know about an environment."""
+
+    env_id: str
+    observation_shape: tuple[int, ...]
+    observation_dtype: np.dtype
+    num_actions: int
+
+    @property
+    def frames_per_step(self) -> int:
+        """Emulator frames per agent step: 4 for Atari (frame skip), 1 otherwise."""
+        return 4 if self.env_id.startswith(ATARI_PREFIX) else 1
+
+    @property
+    def is_image(self) -> bool:
+        return len(self.observation_shape) == 3
+
+
+class FramesLast(gym.ObservationWrapper):
+    """[stack, H, W] frame stacks -> [H, W, stack], the layout the IMPALA torso takes."""
+
+    def __init__(self, env: gym.Env):
+        super().__init__(env)
+        space = env.observation_space
+        self.observation_space = gym.spaces.Box(
+            low=np.moveaxis(space.low, 0, -1), high=np.moveaxis(space.high, 0, -1), dtype=space.dtype)
+
+    def observation(self, observation):
+        return np.moveaxis(np.asarray(observation), 0, -1)
+
+
+def make_env(env_id: str, *, seed: int | None = None) -> gym.Env:
+    """One environment, preprocessed for vtrax; raises EnvironmentSetupError with the fix."""
+    if env_id.startswith(ATARI_PREFIX):
+        env = _make_atari(env_id)
+    else:
+        env = _gym_make(env_id)
+    _check_spaces(env_id, env)
+    if seed is not None:
+        env.action_space.seed(seed)
+    return env
+
+
+def env_spec(env_id: str) -> EnvSpec:
+    """Build one environment to read its spaces, validating the id on the way."""
+    env = make_env(env_id)
+    try:
+        space = env.observation_space
+        return EnvSpec(env_id, tuple(space.shape), np.dtype(space.dtype), int(env.action_space.n))
+    finally:
+        env.close()
+
+
+def _gym_make(env_id: str, **kwargs) -> gym.Env:
+    try:
+        return gym.make(env_id, **kwargs)
+    except gym.error.NameNotFound as error:
+        raise EnvironmentSetupError(
+            f"unknown environment id {env_id!r} ({error}); use a registered gymnasium id such as "
+            "'CartPole-v1' or 'ALE/Pong-v5'") from None
+    except gym.error.Error as error:
+        raise EnvironmentSetupError(f"cannot create environment {env_id!r}: {error}") from None
+
+
+def _make_atari(env_id: str) -> gym.Env:
+    try:
+        import ale_py
+    except ImportError as error:
+        raise EnvironmentSetupError(
+            f"{env_id} needs ale-py, which does not import ({error}); reinstall with `make install`") from None
+    gym.register_envs(ale_py)
+    try:
+        env = _gym_make(env_id, frameskip=1, full_action_space=False)
+    except EnvironmentSetupError:
+        raise
+    except Exception as error:  # noqa: BLE001 - ALE raises its own types for missing ROMs
+        raise EnvironmentSetupError(
+            f"cannot load the ROM for {env_id} ({error}); ale-py >= 0.9 ships the ROMs: "
+            "run `vtrax doctor` and reinstall ale-py with `make install`") from None
+    env = gym.wrappers.AtariPreprocessing(env, noop_max=30, frame_skip=4, screen_size=84,
+                                          grayscale_obs=True, terminal_on_life_loss=False)
+    env = gym.wrappers.FrameStackObservation(env, 4)
+    return FramesLast(env)
+
+
+def _check_spaces(env_id: str, env: gym.Env) -> None:
+    if not isinstance(env.action_space, gym.spaces.Discrete):
+        raise EnvironmentSetupError(
+            f"{env_id} has action space {env.action_space}; vtrax's IMPALA agents need a Discrete "
+            "action space (choose a discrete-action environment)")
+    space = env.observation_space
+    vector_ok = isinstance(space, gym.spaces.Box) and len(space.shape) == 1
+    frames_ok = isinstance(space, gym.spaces.Box) and tuple(space.shape) == ATARI_FRAME_SHAPE
+    if not (vector_ok or frames_ok):
+        raise EnvironmentSetupError(
+            f"{env_id} has observation space {space}; vtrax supports flat vector observations "
+            f"(Box of rank 1) and Atari frames {ATARI_FRAME_SHAPE} from ALE/...-v5 ids")

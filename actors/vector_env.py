@@ -1,0 +1,167 @@
+"""Vectorised stepping of `num_envs` environments with episode statistics and fault recovery.
+
+Two backends share one interface, `reset() -> obs [E, ...]` and
+`step(actions [E]) -> (obs [E, ...], reward [E], terminated [E], truncated [E], valid [E])`:
+
+- `_NativeVector`: gymnasium's own numpy-vectorised env where the id has a vector entry
+  point (CartPole: ~4x faster than stepping 16 envs in Python). It autoresets on the
+  *next* step: the call after an episode end ignores that env's action and returns the
+  new episode's first observation with reward 0. We mark that transition `valid=False`.
+- `_EnvList`: a Python list of single envs (Atari, everything else), reset in the same
+  step, so every transition is valid. An env that raises is counted, rebuilt and reset.
+
+Timeline of one env around an episode end (native backend), as the actor records it:
+
+    step t:    o_t --a_t--> r_t, terminated          discount_t = 0
+    step t+1:  o_{t+1} (terminal obs) --ignored--> 0   valid = False, discount = 0
+    step t+2:  o'_0 (new episode) ...
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import NamedTuple
+
+import gymnasium as gym
+import numpy as np
+
+from actors.environments import ATARI_PREFIX, make_env
+
+log = logging.getLogger(__name__)
+
+
+class VectorStep(NamedTuple):
+    """What one vector step returns to the actor.
+
+    observation: [E, ...] the next observation (a new episode's first after an end).
+    reward: [E] float32, the reward of the transition just taken (unclipped).
+    discount: [E] float32, 0.0 where the transition ended an episode (or was invalid).
+    valid: [E] bool, False for next-step autoreset transitions (not real env frames).
+    """
+
+    observation: np.ndarray
+    reward: np.ndarray
+    discount: np.ndarray
+    valid: np.ndarray
+
+
+class _NativeVector:
+    """gymnasium's vector entry point (next-step autoreset)."""
+
+    def __init__(self, env_id: str, num_envs: int, seed: int):
+        self._env_id, self._num_envs, self._seed = env_id, num_envs, seed
+        self._env = gym.make_vec(env_id, num_envs=num_envs, vectorization_mode="vector_entry_point")
+        self._ending = np.zeros(num_envs, dtype=bool)
+        self.env_errors = 0
+
+    def reset(self) -> np.ndarray:
+        self._ending[:] = False
+        observation, _ = self._env.reset(seed=self._seed)
+        return observation
+
+    def step(self, actions: np.ndarray):
+        try:
+            observation, reward, terminated, truncated, _ = self._env.step(actions.astype(np.int64))
+        except Exception as error:  # noqa: BLE001 - any env fault: rebuild and end every episode
+            self.env_errors += 1
+            log.warning("environment %s raised %r; rebuilt it and ended its episodes", self._env_id, error)
+            self._env.close()
+            self._seed += 1
+            self._env = gym.make_vec(self._env_id, num_envs=self._num_envs, vectorization_mode="vector_entry_point")
+            observation = self.reset()
+            ended = np.ones(self._num_envs, dtype=bool)
+            return observation, np.zeros(self._num_envs, np.float32), ended, ended, ~ended
+        valid = ~self._ending
+        self._ending = terminated | truncated
+        return observation, reward, terminated, truncated, valid
+
+    def close(self) -> None:
+        self._env.close()
+
+
+class _EnvList:
+    """A list of single environments stepped in Python, reset in the same step."""
+
+    def __init__(self, env_id: str, num_envs: int, seed: int):
+        self._env_id, self._seed = env_id, seed
+        self._envs = [make_env(env_id, seed=seed + index) for index in range(num_envs)]
+        self.env_errors = 0
+
+    def reset(self) -> np.ndarray:
+        return np.stack([env.reset(seed=self._seed + index)[0] for index, env in enumerate(self._envs)])
+
+    def step(self, actions: np.ndarray):
+        results = [self._step_one(index, int(action)) for index, action in enumerate(actions)]
+        observation, reward, terminated, truncated = zip(*results)
+        ones = np.ones(len(self._envs), dtype=bool)
+        return (np.stack(observation), np.asarray(reward, np.float32), np.asarray(terminated),
+                np.asarray(truncated), ones)
+
+    def _step_one(self, index: int, action: int):
+        env = self._envs[index]
+        try:
+            observation, reward, terminated, truncated, _ = env.step(action)
+            if terminated or truncated:
+                observation, _ = env.reset()
+            return observation, float(reward), bool(terminated), bool(truncated)
+        except Exception as error:  # noqa: BLE001 - an env that raises is rebuilt, not fatal
+            self.env_errors += 1
+            log.warning("environment %s #%d raised %r; rebuilt it and ended its episode", self._env_id, index, error)
+            self._envs[index] = make_env(self._env_id, seed=self._seed + 1000 * self.env_errors + index)
+            observation, _ = self._envs[index].reset()
+            return observation, 0.0, True, False
+
+    def close(self) -> None:
+        for env in self._envs:
+            env.close()
+
+
+class VectorEnv:
+    """`num_envs` environments stepped together, with per-episode return and length."""
+
+    def __init__(self, env_id: str, num_envs: int, *, seed: int = 0):
+        if num_envs < 1:
+            raise ValueError(f"num_envs must be >= 1, got {num_envs}")
+        native = not env_id.startswith(ATARI_PREFIX) and _has_vector_entry_point(env_id)
+        self._backend = (_NativeVector if native else _EnvList)(env_id, num_envs, seed)
+        self.num_envs = num_envs
+        self._episode_return = np.zeros(num_envs, np.float64)
+        self._episode_length = np.zeros(num_envs, np.int64)
+        self._finished: list[tuple[float, int]] = []
+
+    @property
+    def env_errors(self) -> int:
+        """How many times an environment raised and was rebuilt."""
+        return self._backend.env_errors
+
+    def reset(self) -> np.ndarray:
+        self._episode_return[:] = 0.0
+        self._episode_length[:] = 0
+        return self._backend.reset()
+
+    def step(self, actions: np.ndarray) -> VectorStep:
+        observation, reward, terminated, truncated, valid = self._backend.step(actions)
+        ended = terminated | truncated
+        self._episode_return += np.where(valid, reward, 0.0)
+        self._episode_length += valid
+        for index in np.flatnonzero(ended & valid):
+            self._finished.append((float(self._episode_return[index]), int(self._episode_length[index])))
+        self._episode_return[ended] = 0.0
+        self._episode_length[ended] = 0
+        discount = np.where(ended | ~valid, 0.0, 1.0).astype(np.float32)
+        return VectorStep(observation, np.asarray(reward, np.float32), discount, valid)
+
+    def pop_episodes(self) -> list[tuple[float, int]]:
+        """(return, length) of every episode finished since the last call."""
+        finished, self._finished = self._finished, []
+        return finished
+
+    def close(self) -> None:
+        self._backend.close()
+
+
+def _has_vector_entry_point(env_id: str) -> bool:
+    try:
+        return gym.spec(env_id).vector_entry_point is not None
+    except gym.error.Error:
+        return False

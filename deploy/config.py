@@ -1,0 +1,119 @@
+"""`TrainConfig`: everything `vtrax train` needs, frozen and validated, with presets.
+
+The learner's hyperparameters live in `learner.LearnerConfig` (nested as
+`learner`); the fields here steer the actors, replay and the run itself. Every
+field of both becomes a `vtrax train --flag`, its docstring the flag's help.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from typing import Any
+
+from learner.config import LearnerConfig, atari_config, cartpole_config
+
+NETWORKS = ("mlp", "impala_deep", "impala_shallow")
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+    """One training run: environment, actors, replay, limits, and the learner."""
+
+    env_id: str = "CartPole-v1"
+    """Gymnasium id: classic control as is, or ALE/<Game>-v5 with Atari preprocessing."""
+    network: str = "mlp"
+    """Agent network: 'mlp' (vector observations), 'impala_deep' or 'impala_shallow' (Atari)."""
+    hidden_sizes: tuple[int, ...] = (64, 64)
+    """MLP torso layer sizes (mlp network only)."""
+    num_actors: int = 0
+    """Actor processes; 0 picks one per spare core (at least 1) on a local run."""
+    num_envs_per_actor: int = 16
+    """Environments each actor steps as one vector."""
+    param_refresh_period_unrolls: int = 1
+    """Actors check for newer parameters every this many unrolls (never blocking)."""
+    max_queue_size: int = 64
+    """Replay queue capacity in items (one item = one actor's unroll of all its envs)."""
+    max_env_frames: int = 0
+    """Stop after this many env frames (0: no limit)."""
+    max_seconds: float = 0.0
+    """Stop after this many wall-clock seconds from the command's start (0: no limit)."""
+    target_return: float | None = None
+    """Mean return over the last 100 episodes that counts as solved (None: none)."""
+    stop_at_target: bool = False
+    """Stop as soon as the target return is reached."""
+    seed: int = 0
+    """One seed, split per role: learner init, each actor's envs and sampler."""
+    address: str | None = None
+    """Ray cluster address ('auto' on a `ray up` head node); None starts Ray on this machine."""
+    learner_num_gpus: float = 0.0
+    """GPUs the learner asks Ray for (set on clusters with GPU learners)."""
+    actor_max_restarts: int = 3
+    """How many times Ray restarts a dead actor process."""
+    report_period_s: float = 1.0
+    """Seconds between console/metrics reports."""
+    metrics_export_port: int | None = None
+    """Port where Ray serves Prometheus metrics on a local run (None: Ray picks one)."""
+    dashboard: bool = False
+    """Start Ray's dashboard on a local run (adds ~3 s to start-up)."""
+    learner: LearnerConfig = dataclasses.field(default_factory=cartpole_config)
+    """The learner's hyperparameters."""
+
+    def __post_init__(self) -> None:
+        if self.network not in NETWORKS:
+            raise ValueError(f"network must be one of {NETWORKS}, got {self.network!r}")
+        for name in ("num_envs_per_actor", "param_refresh_period_unrolls", "max_queue_size",
+                     "report_period_s"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"{name} must be > 0, got {getattr(self, name)!r}")
+        for name in ("num_actors", "max_env_frames", "max_seconds", "actor_max_restarts", "learner_num_gpus"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)!r}")
+        if self.stop_at_target and self.target_return is None:
+            raise ValueError("stop_at_target needs target_return; set --target-return or drop --stop-at-target")
+        if not self.hidden_sizes or min(self.hidden_sizes) < 1:
+            raise ValueError(f"hidden_sizes must be positive layer sizes, got {self.hidden_sizes!r}")
+
+    @property
+    def unroll_length(self) -> int:
+        return self.learner.unroll_length
+
+    def to_dict(self) -> dict[str, Any]:
+        values = dataclasses.asdict(self)
+        values["hidden_sizes"] = list(self.hidden_sizes)
+        return values
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> "TrainConfig":
+        values = dict(values)
+        values["learner"] = LearnerConfig.from_dict(values.get("learner", {}))
+        values["hidden_sizes"] = tuple(values.get("hidden_sizes", (64, 64)))
+        known = {field.name for field in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ValueError(f"unknown TrainConfig fields {unknown}; known fields are {sorted(known)}")
+        return cls(**values)
+
+
+def resolved_num_actors(config: TrainConfig) -> int:
+    """Actors to start: the configured number, or one per spare core locally."""
+    if config.num_actors:
+        return config.num_actors
+    return max(1, (os.cpu_count() or 2) - 1)
+
+
+PRESETS = {
+    # Stops once solved (mean of the last 100 returns >= 475), or after 5 minutes.
+    "cartpole": lambda: TrainConfig(env_id="CartPole-v1", network="mlp", target_return=475.0, stop_at_target=True,
+                                    max_seconds=300.0, num_envs_per_actor=64, max_queue_size=8,
+                                    learner=cartpole_config()),
+    "atari": lambda: TrainConfig(env_id="ALE/Pong-v5", network="impala_deep", num_envs_per_actor=8,
+                                 max_queue_size=32, target_return=None, learner=atari_config()),
+}
+
+
+def preset(name: str) -> TrainConfig:
+    try:
+        return PRESETS[name]()
+    except KeyError:
+        raise ValueError(f"unknown preset {name!r}; choose one of {sorted(PRESETS)}") from None

@@ -1,0 +1,56 @@
+"""The live console display: one block refreshed in place on a terminal, a line otherwise."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any, TextIO
+
+
+def format_block(report: dict[str, Any]) -> list[str]:
+    """The lines of one refresh, from a driver report."""
+    loss = report.get("loss", {})
+    lag = report.get("policy_lag")
+    return [
+        f"vtrax train  {report['env_id']}  t={report['wall_seconds']:7.1f}s  actors={report['num_actors']}"
+        f" (restarts {report['actor_restarts']}, env errors {report['env_errors']})",
+        f"  env frames   {report['env_frames']:>12,}   {report['frames_per_second']:>10,.0f} frames/s",
+        f"  learner      {report['learner_updates']:>12,} updates {report['updates_per_second']:>8,.1f} updates/s"
+        f"   wait {report.get('learner_wait_fraction', 0.0):4.0%}",
+        f"  return       {_num(report['episode_return_mean_last100'])} mean last 100"
+        f"   best {_num(report['best_episode_return_mean_last100'])}   episodes {report['episodes']:,}",
+        f"  policy lag   {_num(lag)} versions   replay queue {report.get('replay_queue_size', 'n/a')}",
+        "  loss         " + "  ".join(f"{k} {_num(v)}" for k, v in loss.items()),
+    ]
+
+
+def _num(value: Any) -> str:
+    return "n/a" if value is None else f"{value:8.2f}"
+
+
+class Display:
+    """Redraws the block in place when `stream` is a terminal; otherwise prints one line a period."""
+
+    def __init__(self, stream: TextIO = sys.stdout, *, quiet: bool = False):
+        self._stream, self._quiet = stream, quiet
+        self._tty = stream.isatty()
+        self._drawn = 0
+
+    def show(self, report: dict[str, Any]) -> None:
+        if self._quiet:
+            return
+        lines = format_block(report)
+        if self._tty:
+            if self._drawn:
+                self._stream.write(f"\x1b[{self._drawn}F")
+            self._stream.write("".join(f"\x1b[2K{line}\n" for line in lines))
+            self._drawn = len(lines)
+        else:
+            self._stream.write(" | ".join(line.strip() for line in lines[1:5]) + "\n")
+        self._stream.flush()
+
+    def message(self, text: str) -> None:
+        """A line that stays (start-up steps, the final summary)."""
+        if not self._quiet:
+            self._stream.write(text + "\n")
+            self._stream.flush()
+            self._drawn = 0

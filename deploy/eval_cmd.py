@@ -1,0 +1,87 @@
+"""`vtrax eval RUN_DIR`: play the latest checkpoint's policy and print the return's mean and std."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("run_dir", metavar="RUN_DIR", help="A run directory written by `vtrax train`.")
+    parser.add_argument("--episodes", type=int, default=10, help="Episodes to play (default 10).")
+    parser.add_argument("--sampled", action="store_true", help="Sample actions instead of acting greedily.")
+    parser.add_argument("--video", metavar="PATH", default=None, help="Write the first episode as an animated GIF.")
+    parser.add_argument("--seed", type=int, default=12345, help="Seed of the evaluation environments.")
+    parser.add_argument("--json", action="store_true", help="Print one JSON object instead of a sentence.")
+
+
+def evaluate(run_dir: Path, *, episodes: int, greedy: bool, seed: int, video: str | None = None) -> dict:
+    """Returns {'returns': [...], 'mean': m, 'std': s, 'checkpoint_step': k}."""
+    import jax
+    import numpy as np
+
+    from actors import make_env, make_select_action
+    from deploy.config import TrainConfig
+    from deploy.run_dir import read_json
+    from learner import load_params, make_network
+
+    config = TrainConfig.from_dict(read_json(run_dir / "config.json"))
+    env = make_env(config.env_id, seed=seed)
+    network = make_network(config.network, int(env.action_space.n), hidden_sizes=tuple(config.hidden_sizes))
+    params = jax.device_put(load_params(str(run_dir / "checkpoints")))
+    select_action = make_select_action(network.apply, greedy=greedy)
+    key, returns, frames = jax.random.PRNGKey(seed), [], []
+    for episode in range(episodes):
+        observation, _ = env.reset(seed=seed + episode)
+        total, done, step = 0.0, False, 0
+        while not done:
+            if video and episode == 0:
+                frames.append(_render(env))
+            action = select_action(params, observation[None], key, step).action[0]
+            observation, reward, terminated, truncated, _ = env.step(int(action))
+            total, done, step = total + float(reward), terminated or truncated, step + 1
+        returns.append(total)
+    env.close()
+    if video and frames:
+        _write_gif(video, frames)
+    return {"returns": returns, "mean": float(np.mean(returns)), "std": float(np.std(returns)),
+            "episodes": episodes, "greedy": greedy, "env_id": config.env_id}
+
+
+def _render(env):
+    import numpy as np
+
+    frame = env.unwrapped.render() if env.unwrapped.render_mode == "rgb_array" else None
+    if frame is None:
+        env.unwrapped.render_mode = "rgb_array"
+        frame = env.unwrapped.render()
+    return np.asarray(frame, dtype=np.uint8)
+
+
+def _write_gif(path: str, frames) -> None:
+    from PIL import Image
+
+    images = [Image.fromarray(frame) for frame in frames]
+    images[0].save(path, save_all=True, append_images=images[1:], duration=40, loop=0)
+
+
+def run(args: argparse.Namespace) -> int:
+    import json
+
+    run_dir = Path(args.run_dir)
+    if not (run_dir / "config.json").exists() or not (run_dir / "checkpoints").is_dir():
+        print(f"vtrax eval: {run_dir} is not a run directory with checkpoints; pass one written by "
+              "`vtrax train` (it holds config.json and checkpoints/)", file=sys.stderr)
+        return 2
+    if args.episodes < 1:
+        print(f"vtrax eval: --episodes must be >= 1, got {args.episodes}", file=sys.stderr)
+        return 2
+    result = evaluate(run_dir, episodes=args.episodes, greedy=not args.sampled, seed=args.seed, video=args.video)
+    if args.json:
+        print(json.dumps(result))
+    else:
+        mode = "greedy" if result["greedy"] else "sampled"
+        print(f"{result['env_id']}: mean return {result['mean']:.1f} ± {result['std']:.1f} over "
+              f"{result['episodes']} {mode} episodes" + (f"; video: {args.video}" if args.video else ""))
+    return 0

@@ -1,0 +1,416 @@
+"""`vtrax train`'s driver: start Reverb, the learner and the actors, report, stop cleanly.
+
+    driver ──► ReplayServerProcess (own OS process, on this/head node)
+       ├────► LearnerWorker (Ray actor; GPUs on clusters) ── ReplayDataset ◄─ Reverb
+       └────► ActorWorker × N (Ray actors, 1 CPU each) ── SequenceAdder ─► Reverb
+                    ▲ params: learner ray.put()s each version, actors pull the newest ref
+
+The driver polls every `report_period_s`: it aggregates actor stats (restarts are
+detected by a changed pid), learner metrics and replay info into one report that
+goes to the console, metrics.jsonl, TensorBoard and Ray's metrics. Whatever ends the
+run (limits, target, Ctrl-C/SIGTERM, an error), `finally` stops the actors, saves
+the learner's final checkpoint, stops Reverb and Ray, and writes summary.json.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import signal
+import socket
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from deploy.config import TrainConfig, resolved_num_actors
+from deploy.display import Display
+from deploy.run_dir import RunWriter, read_json, write_json_atomic
+
+log = logging.getLogger(__name__)
+
+
+STATUS_NAMESPACE = "vtrax"
+STATUS_ACTOR = "vtrax_status"
+
+
+class StatusBoard:
+    """A named Ray actor holding the newest driver report, for `vtrax status` to read."""
+
+    def __init__(self):
+        self._report: dict[str, Any] = {}
+
+    def publish(self, report: dict[str, Any]) -> None:
+        self._report = report
+
+    def report(self) -> dict[str, Any]:
+        return self._report
+
+
+class TrainingError(RuntimeError):
+    """A run that cannot start or continue; the message names the cause and the fix."""
+
+
+def check_address(address: str | None, timeout_s: float = 3.0) -> None:
+    """Fail fast, in one sentence, when a host:port Ray address does not answer."""
+    if address in (None, "", "auto", "local") or address.startswith("ray://"):
+        return
+    host, _, port = address.rpartition(":")
+    if not host or not port.isdigit():
+        raise TrainingError(f"--address {address!r} is not host:port (or 'auto'); pass e.g. 10.0.0.1:6379")
+    try:
+        socket.create_connection((host, int(port)), timeout=timeout_s).close()
+    except OSError as error:
+        raise TrainingError(f"no Ray cluster answers at {address} ({error}); start one with `ray start --head` "
+                            "or `ray up`, or drop --address to train on this machine") from None
+
+
+class _ActorBook:
+    """Per-actor counters across restarts: a changed pid means Ray restarted it."""
+
+    def __init__(self):
+        self.pid: int | None = None
+        self.frames_before_restarts = 0
+        self.last_frames = 0
+        self.errors_before_restarts = 0
+        self.last_errors = 0
+        self.restarts = 0
+        self.version = 0
+        self.dead = False
+        self.failed_polls = 0
+
+    def update(self, stats: dict[str, Any]) -> None:
+        if self.pid is not None and stats["pid"] != self.pid:
+            self.restarts += 1
+            self.frames_before_restarts += self.last_frames
+            self.errors_before_restarts += self.last_errors
+        self.pid = stats["pid"]
+        self.last_frames, self.last_errors = stats["env_frames"], stats["env_errors"]
+        self.version = stats["param_version"]
+
+    @property
+    def frames(self) -> int:
+        return self.frames_before_restarts + self.last_frames
+
+    @property
+    def errors(self) -> int:
+        return self.errors_before_restarts + self.last_errors
+
+
+class Driver:
+    """Owns the processes of one run and its counters; `run()` returns the summary."""
+
+    def __init__(self, config: TrainConfig, run_dir: Path, *, resume: bool, start_time: float, display: Display,
+                 start_epoch: float | None = None):
+        self.config, self.run_dir, self.resume = config, Path(run_dir), resume
+        self.start_time, self.display = start_time, display
+        self.start_epoch = start_epoch if start_epoch is not None else time.time()
+        self.stop_event = threading.Event()
+        self.stopped_because = "unknown"
+        progress = read_json(self.run_dir / "progress.json") if resume and (self.run_dir / "progress.json").exists() else {}
+        self.frames_offset = int(progress.get("env_frames", 0))
+        self.wall_offset = float(progress.get("wall_seconds", 0.0))
+        self.episodes = int(progress.get("episodes", 0))
+        self.returns = collections.deque(progress.get("last_returns", []), maxlen=100)
+        self.best_mean = progress.get("best_episode_return_mean_last100")
+        self.seconds_to_target = progress.get("seconds_to_target")
+        self.frames_to_target = progress.get("frames_to_target")
+        self.books: list[_ActorBook] = []
+        self.last_report: dict[str, Any] = {}
+        self._replay = self._learner = None
+        self.loop_end: float | None = None
+        self._actors: list[Any] = []
+
+    # ---- start-up -------------------------------------------------------------------------
+    def start(self) -> None:
+        """Reverb's process and Ray start side by side; actors start while the learner compiles."""
+        import ray
+
+        from actors.environments import env_spec
+
+        check_address(self.config.address)
+        self.spec = env_spec(self.config.env_id)
+        replay_start = None
+        if not self.config.address:  # NOTE: Reverb's start (TF import) overlaps Ray's in a thread
+            replay_start = _Background(self._start_replay, "127.0.0.1")
+        self._init_ray(ray)
+        if replay_start is None:
+            self._start_replay(_node_ip())
+        else:
+            replay_start.result()
+        self.display.message(f"ray and replay up ({time.monotonic() - self.start_time:.1f}s)")
+        self._start_learner(ray)
+        self._start_actors(ray)
+        self._wait_learner(ray)
+        self.display.message(f"{len(self._actors)} actors x {self.config.num_envs_per_actor} envs started "
+                             f"({time.monotonic() - self.start_time:.1f}s); training")
+
+    def _init_ray(self, ray) -> None:
+        kwargs: dict[str, Any] = {"logging_level": logging.ERROR, "log_to_driver": True,
+                                  "namespace": STATUS_NAMESPACE}
+        if self.config.address:
+            kwargs["address"] = self.config.address
+        else:
+            kwargs["num_cpus"] = max(resolved_num_actors(self.config) + 1, 2)
+            kwargs["include_dashboard"] = self.config.dashboard
+            if self.config.metrics_export_port:
+                kwargs["_metrics_export_port"] = self.config.metrics_export_port
+        try:
+            ray.init(**kwargs)
+        except (ConnectionError, RuntimeError) as error:
+            raise TrainingError(f"cannot join the Ray cluster at {self.config.address!r} ({error}); "
+                                "start it with `ray up`/`ray start --head`, or drop --address") from None
+
+    def _start_replay(self, host: str) -> None:
+        import replay
+
+        from deploy.workers import TABLE, step_spec
+
+        self._replay = replay.ReplayServerProcess(
+            kind="queue", table=TABLE, step_spec=step_spec(self.spec), num_envs=self.config.num_envs_per_actor,
+            unroll_length=self.config.unroll_length, max_size=self.config.max_queue_size,
+            checkpoint_dir=None, host=host)
+        self.replay_address = self._replay.address
+
+    def _start_learner(self, ray) -> None:
+        from deploy.workers import LearnerWorker
+
+        options = {"num_cpus": 1, "num_gpus": self.config.learner_num_gpus, "max_concurrency": 8}
+        remote = ray.remote(**options)(LearnerWorker)
+        self._learner = remote.remote(self.config, self.spec, self.replay_address, str(self.run_dir), self.resume)
+
+    def _wait_learner(self, ray) -> None:
+        try:
+            ray.get(self._learner.start.remote(), timeout=600)
+        except ray.exceptions.RayActorError as error:
+            raise TrainingError(f"the learner failed to start: {_cause(error)}") from None
+
+    def _start_actors(self, ray) -> None:
+        from deploy.workers import ActorWorker
+
+        remote = ray.remote(num_cpus=1, max_restarts=self.config.actor_max_restarts, max_concurrency=4,
+                            runtime_env={"env_vars": {"JAX_PLATFORMS": "cpu", "XLA_FLAGS": ""}})(ActorWorker)
+        self._actors = [remote.remote(index, self.config, self.spec, self.replay_address, self._learner)
+                        for index in range(resolved_num_actors(self.config))]
+        self.books = [_ActorBook() for _ in self._actors]
+
+    # ---- the loop ---------------------------------------------------------------------------
+    def run(self) -> dict[str, Any]:
+        writer = RunWriter(self.run_dir)
+        try:
+            self.start()
+            self._loop(writer)
+        except KeyboardInterrupt:
+            self.stopped_because = "interrupted"
+        except TrainingError:
+            self.stopped_because = "error"
+            raise
+        finally:
+            checkpoint = self.shutdown()
+            writer.close()
+            summary = self.summary(checkpoint)
+            write_json_atomic(self.run_dir / "summary.json", summary)
+        return summary
+
+    def _loop(self, writer: RunWriter) -> None:
+        from deploy.metrics_export import RayMetrics
+
+        import ray
+
+        metrics = RayMetrics()
+        board = ray.remote(num_cpus=0)(StatusBoard).options(name=STATUS_ACTOR, namespace=STATUS_NAMESPACE,
+                                                            get_if_exists=True).remote()
+        self.loop_start = time.monotonic()
+        previous = (self.loop_start, self.frames_offset, 0)
+        while not self.stop_event.wait(self.config.report_period_s):
+            report = self._report(previous)
+            previous = (time.monotonic(), report["env_frames"], report["learner_updates"])
+            writer.write(report)
+            metrics.record(report)
+            board.publish.remote({key: value for key, value in report.items() if key != "learner_metrics"})
+            self.display.show(report)
+            write_json_atomic(self.run_dir / "progress.json", self._progress(report))
+            reason = self._should_stop(report)
+            if reason:
+                self.stopped_because = reason
+                break
+        self.loop_end = time.monotonic()
+
+    def _report(self, previous: tuple[float, int, int]) -> dict[str, Any]:
+        import ray
+        import replay
+
+        learner = ray.get(self._learner.status.remote(), timeout=60)
+        self._poll_actors(ray)
+        now = time.monotonic()
+        frames = self.frames_offset + sum(book.frames for book in self.books)
+        mean_last100 = sum(self.returns) / len(self.returns) if self.returns else None
+        if mean_last100 is not None and len(self.returns) == 100:
+            self.best_mean = max(self.best_mean or mean_last100, mean_last100)
+            if self._reached_target(mean_last100) and self.seconds_to_target is None:
+                self.seconds_to_target = self.wall_offset + now - self.start_time
+                self.frames_to_target = frames
+        seconds = max(now - previous[0], 1e-9)
+        metrics = learner["metrics"]
+        info = _table_info(replay, self.replay_address)
+        step_s, wait_s = metrics.get("learner_step_s", 0.0), metrics.get("learner_wait_s", 0.0)
+        self.last_learner = learner
+        self.last_report = {
+            "env_id": self.config.env_id, "wall_seconds": self.wall_offset + now - self.start_time,
+            "env_frames": frames, "frames_per_second": (frames - previous[1]) / seconds,
+            "learner_updates": learner["updates"], "updates_per_second": (learner["updates"] - previous[2]) / seconds,
+            "episode_return_mean_last100": mean_last100, "best_episode_return_mean_last100": self.best_mean,
+            "episodes": self.episodes, "num_actors": sum(not book.dead for book in self.books),
+            "actor_restarts": sum(book.restarts for book in self.books),
+            "env_errors": sum(book.errors for book in self.books),
+            "policy_lag": metrics.get("policy_lag_mean"), "param_version": learner["version"],
+            "replay_queue_size": info.get("current_size"), "replay_inserts": info.get("num_inserts"),
+            "replay_samples": info.get("num_samples"), "learner_step_s": step_s, "learner_wait_s": wait_s,
+            "learner_wait_fraction": wait_s / (step_s + wait_s) if step_s + wait_s > 0 else 0.0,
+            "grad_norm": metrics.get("grad_norm"),
+            "loss": {key[:-5] if key.endswith("_loss") else key: value for key, value in metrics.items()
+                     if key.endswith("_loss")},
+            "learner_metrics": metrics, "learner_error": learner["error"],
+        }
+        return self.last_report
+
+    def _poll_actors(self, ray) -> None:
+        pending = {actor.stats.remote(): index for index, actor in enumerate(self._actors)
+                   if not self.books[index].dead}
+        ready, _ = ray.wait(list(pending), num_returns=len(pending), timeout=10)
+        for ref in ready:
+            index = pending[ref]
+            try:
+                stats = ray.get(ref)
+            except ray.exceptions.RayActorError:
+                # NOTE: a restarting actor fails calls for a while; only a long silence is death.
+                self.books[index].failed_polls += 1
+                self.books[index].dead = self.books[index].failed_polls * self.config.report_period_s > 120
+                continue
+            self.books[index].failed_polls = 0
+            self.books[index].update(stats)
+            for episode_return, _ in stats["episodes"]:
+                self.returns.append(episode_return)
+                self.episodes += 1
+
+    def _reached_target(self, mean_last100: float) -> bool:
+        return self.config.target_return is not None and mean_last100 >= self.config.target_return
+
+    def _should_stop(self, report: dict[str, Any]) -> str | None:
+        config = self.config
+        if report["learner_error"]:
+            self.display.message(f"learner failed:\n{report['learner_error']}")
+            return "learner error"
+        if config.max_env_frames and report["env_frames"] >= config.max_env_frames:
+            return "max_env_frames"
+        if config.max_seconds and time.monotonic() - self.start_time >= config.max_seconds:
+            return "max_seconds"
+        if config.stop_at_target and self.seconds_to_target is not None:
+            return "target_return"
+        if self.books and all(book.dead for book in self.books):
+            return "all actors died"
+        return None
+
+    def _progress(self, report: dict[str, Any]) -> dict[str, Any]:
+        return {"env_frames": report["env_frames"], "wall_seconds": report["wall_seconds"],
+                "episodes": self.episodes, "last_returns": list(self.returns),
+                "best_episode_return_mean_last100": self.best_mean, "learner_updates": report["learner_updates"],
+                "seconds_to_target": self.seconds_to_target, "frames_to_target": self.frames_to_target,
+                "actor_pids": [book.pid for book in self.books], "actor_restarts": report["actor_restarts"],
+                "param_version": report["param_version"], "actor_param_versions": [book.version for book in self.books]}
+
+    # ---- shutdown ---------------------------------------------------------------------------
+    def shutdown(self) -> str | None:
+        """Stop actors, then save the learner, then Reverb and Ray. Never raises."""
+        import ray
+
+        checkpoint = None
+        if ray.is_initialized():
+            stops = [actor.stop.remote() for actor in self._actors]
+            ray.wait(stops, num_returns=len(stops), timeout=20)
+            if self._learner is not None:
+                try:
+                    checkpoint = ray.get(self._learner.stop_and_save.remote(), timeout=120)
+                except Exception as error:  # noqa: BLE001 - report, keep shutting down
+                    self.display.message(f"final checkpoint failed: {_cause(error)}")
+            for handle in [*self._actors, self._learner]:
+                if handle is not None:
+                    ray.kill(handle, no_restart=True)
+        if self._replay is not None:
+            self._replay.stop()
+        if ray.is_initialized():
+            ray.shutdown()
+        return checkpoint
+
+    def summary(self, checkpoint: str | None) -> dict[str, Any]:
+        report = self.last_report
+        wall = self.wall_offset + time.monotonic() - self.start_time
+        frames = report.get("env_frames", self.frames_offset)
+        loop_start = getattr(self, "loop_start", time.monotonic())
+        session_seconds = (self.loop_end or time.monotonic()) - loop_start
+        return {
+            "env_id": self.config.env_id, "env_frames": frames, "wall_seconds": wall,
+            "learner_updates": report.get("learner_updates", 0),
+            "frames_per_second": (frames - self.frames_offset) / session_seconds if session_seconds > 0 else 0.0,
+            "startup_seconds": getattr(self, "loop_start", time.monotonic()) - self.start_time,
+            "episode_return_mean_last100": report.get("episode_return_mean_last100"),
+            "best_episode_return_mean_last100": self.best_mean, "episodes": self.episodes,
+            "target_return": self.config.target_return, "seconds_to_target": self.seconds_to_target,
+            "frames_to_target": self.frames_to_target, "stopped_because": self.stopped_because,
+            "actor_restarts": report.get("actor_restarts", 0), "env_errors": report.get("env_errors", 0),
+            "final_checkpoint": checkpoint, "resumed": self.resume, "start_epoch": self.start_epoch,
+        }
+
+
+class _Background:
+    """Run `fn(*args)` on a thread; `result()` joins and re-raises its exception."""
+
+    def __init__(self, fn, *args):
+        self._error: BaseException | None = None
+
+        def target():
+            try:
+                fn(*args)
+            except BaseException as error:  # noqa: BLE001 - re-raised in result()
+                self._error = error
+
+        self._thread = threading.Thread(target=target, daemon=True)
+        self._thread.start()
+
+    def result(self) -> None:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+
+
+def install_signal_handlers(driver: Driver) -> None:
+    """Ctrl-C / SIGTERM end the loop; the driver's `finally` does the clean shutdown."""
+
+    def handle(signum, _frame):
+        driver.stopped_because = signal.Signals(signum).name
+        driver.stop_event.set()
+
+    signal.signal(signal.SIGINT, handle)
+    signal.signal(signal.SIGTERM, handle)
+
+
+def _table_info(replay, address: str) -> dict[str, Any]:
+    try:
+        from deploy.workers import TABLE
+
+        return replay.info(address).get(TABLE, {})
+    except Exception:  # noqa: BLE001 - a missed info poll is not worth stopping for
+        return {}
+
+
+def _node_ip() -> str:
+    import ray
+
+    return ray.util.get_node_ip_address()
+
+
+def _cause(error: Exception) -> str:
+    text = str(error)
+    lines = [line for line in text.splitlines() if line.strip()]
+    errors = [line for line in lines if "Error:" in line]
+    return (errors[-1] if errors else (lines[-1] if lines else repr(error))).strip()

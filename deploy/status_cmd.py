@@ -1,0 +1,184 @@
+"""`vtrax status [--address A]`: the running job's counters, read from the job itself.
+
+`vtrax train` keeps a named Ray actor (`vtrax_status` in namespace `vtrax`, see
+deploy/launcher.py) holding its newest report; this command joins the Ray cluster
+as a short-lived driver, asks that actor, prints, and leaves. Nothing is read from
+logs or the run directory.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import socket
+import sys
+import threading
+from typing import Any
+
+STATUS_TIMEOUT_S = 15.0
+
+
+class NoRunError(RuntimeError):
+    """No vtrax job can be found; the message says where we looked and what to do."""
+
+
+class StuckClientError(NoRunError):
+    """The cluster never let this client in; its connecting thread is still running."""
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--address", default=None, metavar="A",
+                        help="Ray cluster address (default 'auto': the cluster on this machine or this head node).")
+    parser.add_argument("--json", action="store_true", help="Print the report as one JSON object.")
+    parser.add_argument("--timeout-s", type=float, default=60.0,
+                        help="Give up when the cluster does not answer within this many seconds (default 60).")
+
+
+def format_status(report: dict[str, Any], cluster: str) -> list[str]:
+    """Readable lines of one driver report (missing values show as n/a)."""
+    loss = report.get("loss") or {}
+    return [
+        f"vtrax status  {report.get('env_id', '?')}  (Ray cluster {cluster})  t={_num(report.get('wall_seconds'), 1)}s",
+        f"  env frames    {_int(report.get('env_frames'))}   {_num(report.get('frames_per_second'), 0)} frames/s",
+        f"  learner       {_int(report.get('learner_updates'))} updates   {_num(report.get('updates_per_second'), 1)} "
+        f"updates/s   param version {_int(report.get('param_version'))}",
+        f"  return        {_num(report.get('episode_return_mean_last100'), 2)} mean of last 100 episodes   "
+        f"best {_num(report.get('best_episode_return_mean_last100'), 2)}   episodes {_int(report.get('episodes'))}",
+        f"  replay        queue {_int(report.get('replay_queue_size'))} items   inserts "
+        f"{_int(report.get('replay_inserts'))}   samples {_int(report.get('replay_samples'))}",
+        f"  actors        {_int(report.get('num_actors'))} running   restarts {_int(report.get('actor_restarts'))}   "
+        f"env errors {_int(report.get('env_errors'))}",
+        f"  policy lag    {_num(report.get('policy_lag'), 2)} versions   learner waits "
+        f"{_num(100 * report['learner_wait_fraction'] if report.get('learner_wait_fraction') is not None else None, 0)}%"
+        " of its time for data",
+        "  loss          " + ("  ".join(f"{term} {_num(value, 4)}" for term, value in loss.items()) or "n/a"),
+    ]
+
+
+def _num(value: Any, digits: int) -> str:
+    return "n/a" if value is None else f"{value:,.{digits}f}"
+
+
+def _int(value: Any) -> str:
+    return "n/a" if value is None else f"{int(value):,}"
+
+
+def fetch_report(address: str | None, timeout_s: float = STATUS_TIMEOUT_S) -> tuple[dict[str, Any], str]:
+    """(newest report, cluster address) of the vtrax job on the Ray cluster at `address`.
+
+    Raises:
+      NoRunError: no cluster answers, or it runs no vtrax job, or the job's
+        status actor does not answer within `timeout_s`.
+    """
+    _check_reachable(address)  # NOTE: before the heavy imports, so a wrong address fails at once
+    import ray
+
+    from deploy.launcher import STATUS_ACTOR, STATUS_NAMESPACE
+
+    _use_local_token(address)
+    shown = address or "auto"
+    try:
+        ray.init(address=address or "auto", namespace=STATUS_NAMESPACE, logging_level=logging.ERROR,
+                 log_to_driver=False, configure_logging=False)
+    except (ConnectionError, RuntimeError) as error:
+        raise NoRunError(f"no Ray cluster found at {shown} ({str(error).splitlines()[0]}); start a run with "
+                         "`vtrax train` (on a cluster: `vtrax train --address auto`) or pass --address HOST:PORT"
+                         ) from None
+    try:
+        cluster = ray.get_runtime_context().gcs_address
+        try:
+            board = ray.get_actor(STATUS_ACTOR, namespace=STATUS_NAMESPACE)
+        except ValueError:
+            raise NoRunError(f"the Ray cluster at {cluster} runs no vtrax job (no {STATUS_ACTOR!r} actor in "
+                             f"namespace {STATUS_NAMESPACE!r}); start one with `vtrax train --address auto`") from None
+        try:
+            report = ray.get(board.report.remote(), timeout=timeout_s)
+        except (ray.exceptions.GetTimeoutError, ray.exceptions.RayActorError) as error:
+            raise NoRunError(f"the vtrax job on {cluster} did not answer within {timeout_s:.0f}s "
+                             f"({type(error).__name__}); it may be stopping: try again") from None
+        return report, cluster
+    finally:
+        ray.shutdown()
+
+
+def _use_local_token(address: str | None) -> None:
+    """Send this machine's Ray token to a cluster on this machine, as Ray itself does for 'auto'.
+
+    Local clusters started by `ray.init()` (a local `vtrax train`) require Ray's auth token
+    (~/.ray/auth_token); Ray only offers it by itself when the address is found automatically.
+    NOTE: a token is never sent to another machine's address; for a remote cluster with token
+    auth, set RAY_AUTH_MODE=token (and RAY_AUTH_TOKEN) yourself.
+    """
+    if not address or address == "auto" or address.startswith("ray://") or "RAY_AUTH_MODE" in os.environ:
+        return
+    if address.rpartition(":")[0].strip("[]") not in _local_addresses():
+        return
+    try:
+        from ray._private.authentication.authentication_token_setup import (
+            maybe_enable_token_auth_if_token_available)
+    except ImportError:  # a Ray without token authentication
+        return
+    maybe_enable_token_auth_if_token_available(warn_if_disabled=False)
+
+
+def _local_addresses() -> set[str]:
+    import psutil
+
+    addresses = {"localhost", "127.0.0.1", "::1"}
+    for interface in psutil.net_if_addrs().values():
+        addresses.update(entry.address.split("%")[0] for entry in interface)
+    return addresses
+
+
+def _check_reachable(address: str | None, timeout_s: float = 3.0) -> None:
+    """Fail in seconds, not minutes, when a host:port address does not answer."""
+    if not address or address == "auto" or address.startswith("ray://"):
+        return
+    host, _, port = address.rpartition(":")
+    if not host or not port.isdigit():
+        raise NoRunError(f"--address {address!r} is not host:port (or 'auto'); pass e.g. 10.0.0.1:6379")
+    try:
+        socket.create_connection((host, int(port)), timeout=timeout_s).close()
+    except OSError as error:
+        raise NoRunError(f"no Ray cluster answers at {address} ({error}); is the run's cluster up?") from None
+
+
+def _fetch_within(address: str | None, timeout_s: float) -> tuple[dict[str, Any], str]:
+    """`fetch_report` in a thread, so a cluster that never answers cannot hang the command."""
+    outcome: dict[str, Any] = {}
+
+    def target():
+        try:
+            outcome["value"] = fetch_report(address)
+        except BaseException as error:  # noqa: BLE001 - re-raised below
+            outcome["error"] = error
+
+    thread = threading.Thread(target=target, daemon=True)
+    thread.start()
+    thread.join(timeout_s)
+    if thread.is_alive():
+        raise StuckClientError(f"the Ray cluster at {address or 'auto'} did not accept this client within {timeout_s:.0f}s; "
+                         "if it uses token authentication, set RAY_AUTH_MODE=token and RAY_AUTH_TOKEN")
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["value"]
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        report, cluster = _fetch_within(args.address, args.timeout_s)
+    except NoRunError as error:
+        print(f"vtrax status: {error}", file=sys.stderr, flush=True)
+        if isinstance(error, StuckClientError):
+            os._exit(1)  # NOTE: a Ray client stuck connecting holds threads that would block a normal exit
+        return 1
+    if args.json:
+        print(json.dumps({"cluster": cluster, "state": "running" if report else "starting", **report},
+                         sort_keys=True, default=str))
+    elif not report:
+        print(f"vtrax status: a vtrax job is starting on {cluster}; no report yet (one comes every report period)")
+    else:
+        print("\n".join(format_status(report, cluster)))
+    return 0

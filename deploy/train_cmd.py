@@ -1,0 +1,88 @@
+"""`vtrax train`: parse flags into a TrainConfig, create or resume the run directory, run."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+import time
+from pathlib import Path
+
+from deploy.config import PRESETS, TrainConfig, preset
+from deploy.flags import add_dataclass_flags, overrides
+from deploy.run_dir import new_run_dir, read_json, write_json_atomic
+from learner.config import LearnerConfig
+
+START_TIME = time.monotonic()  # module import is the command's start, for seconds_to_target
+START_EPOCH = time.time()
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--preset", choices=sorted(PRESETS), default="cartpole",
+                        help="Start from these values (default: cartpole); flags override single fields.")
+    parser.add_argument("--env", dest="train.env_id", default=argparse.SUPPRESS, metavar="ENV_ID",
+                        help="Gymnasium id, e.g. CartPole-v1 or ALE/Breakout-v5 (same as --env-id).")
+    parser.add_argument("--logdir", default="runs", help="Directory that holds run directories (default: runs).")
+    parser.add_argument("--resume", metavar="RUN_DIR", default=None,
+                        help="Continue RUN_DIR from its last checkpoint with counters intact.")
+    parser.add_argument("--quiet", action="store_true", help="No live display (the run directory still fills).")
+    add_dataclass_flags(parser, TrainConfig, prefix="train.")
+    add_dataclass_flags(parser, LearnerConfig, prefix="learner.", skip=("seed",))
+
+
+def resolve_config(args: argparse.Namespace) -> TrainConfig:
+    """Preset (or the resumed run's config) with the command line's fields on top."""
+    base = TrainConfig.from_dict(read_json(Path(args.resume) / "config.json")) if args.resume else preset(args.preset)
+    train_fields = overrides(args, "train.")
+    learner_fields = overrides(args, "learner.")
+    seed = train_fields.get("seed", base.seed)
+    learner = dataclasses.replace(base.learner, seed=seed, **learner_fields)
+    return dataclasses.replace(base, learner=learner, **train_fields)
+
+
+def run(args: argparse.Namespace) -> int:
+    from deploy.display import Display
+    from deploy.launcher import Driver, TrainingError, install_signal_handlers
+
+    try:
+        config = resolve_config(args)
+    except (ValueError, TypeError) as error:
+        print(f"vtrax train: bad configuration: {error}", file=sys.stderr)
+        return 2
+    if args.resume:
+        run_dir = Path(args.resume)
+        if not (run_dir / "checkpoints").is_dir():
+            print(f"vtrax train: {run_dir} has no checkpoints/ to resume from; pass a run directory "
+                  "written by `vtrax train`", file=sys.stderr)
+            return 2
+    else:
+        run_dir = new_run_dir(args.logdir, config.env_id)
+    write_json_atomic(run_dir / "config.json", config.to_dict())
+    display = Display(quiet=args.quiet)
+    display.message(f"vtrax train: run directory {run_dir}")
+    driver = Driver(config, run_dir, resume=bool(args.resume), start_time=START_TIME, display=display,
+                    start_epoch=START_EPOCH)
+    install_signal_handlers(driver)
+    try:
+        summary = driver.run()
+    except TrainingError as error:
+        print(f"vtrax train: {error}", file=sys.stderr)
+        return 2
+    except Exception as error:  # noqa: BLE001 - one readable line; the traceback is in the log
+        from actors import EnvironmentSetupError
+
+        if isinstance(error, EnvironmentSetupError):
+            print(f"vtrax train: {error}", file=sys.stderr)
+            return 2
+        raise
+    display.message(_summary_line(summary, run_dir))
+    return 0 if summary["stopped_because"] not in ("learner error", "all actors died") else 1
+
+
+def _summary_line(summary: dict, run_dir: Path) -> str:
+    target = summary["seconds_to_target"]
+    reached = f"target {summary['target_return']} reached at {target:.1f}s" if target is not None else "target not reached"
+    mean = summary["episode_return_mean_last100"]
+    return (f"done ({summary['stopped_because']}): {summary['env_frames']:,} frames in {summary['wall_seconds']:.1f}s "
+            f"({summary['frames_per_second']:,.0f} frames/s), {summary['learner_updates']:,} updates, "
+            f"return {mean if mean is None else round(mean, 1)}; {reached}; summary: {run_dir / 'summary.json'}")

@@ -1,0 +1,194 @@
+"""The Ray edge: learner and actor processes wrapping the plain `learner`/`actors` classes.
+
+Only this module (and the launcher) know about Ray. Each worker runs its loop in a
+background thread and answers small RPCs (status, parameters, stop) concurrently,
+so the driver and the actors never wait behind a learner update.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+import traceback
+from typing import Any
+
+import numpy as np
+import ray
+
+log = logging.getLogger(__name__)
+
+TABLE = "impala"
+
+
+def _network(config, spec):
+    from learner import make_network
+
+    hidden = tuple(config.hidden_sizes)
+    return make_network(config.network, spec.num_actions, hidden_sizes=hidden)
+
+
+def step_spec(spec):
+    """The replay fields one actor step writes, from the environment's spec."""
+    import replay
+
+    return replay.impala_step_spec(spec.observation_shape, spec.observation_dtype, spec.num_actions)
+
+
+class LearnerWorker:
+    """Pulls batches from replay, updates, publishes params through Ray's object store."""
+
+    def __init__(self, config, spec, replay_address: str, run_dir: str, resume: bool):
+        import jax
+        import replay
+        from learner import Learner
+
+        self._config, self._spec = config, spec
+        self._latest: tuple[int, list[ray.ObjectRef]] | None = None
+        self._stop = threading.Event()
+        self._error: str | None = None
+        self._metrics: list[dict[str, float]] = []
+        self._metrics_lock = threading.Lock()
+        num_devices = jax.local_device_count()
+        if config.learner.batch_size % num_devices:
+            raise ValueError(f"batch_size {config.learner.batch_size} is not divisible by the learner's "
+                             f"{num_devices} devices; choose a batch_size that is a multiple of {num_devices}")
+        self._dataset = replay.ReplayDataset(replay_address, TABLE, config.learner.batch_size,
+                                             num_devices=num_devices, prefetch=4)
+        network = _network(config, spec)
+        example = np.zeros((config.unroll_length + 1, 1, *spec.observation_shape), spec.observation_dtype)
+        # The Learner publishes version 0 on construction, so actors can act at once.
+        self._learner = Learner(config.learner, network, self._dataset, self._publish,
+                                logdir=run_dir, stop_event=self._stop, num_devices=num_devices,
+                                metrics_callback=self._on_metrics, observation_example=example)
+        if resume:
+            self._learner.restore()
+        self._learner_checkpoints = os.path.join(run_dir, "checkpoints")
+        self._thread = threading.Thread(target=self._run, name="learner-loop", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            self._learner.run()  # saves a checkpoint on the way out, whatever stopped it
+        except Exception:  # noqa: BLE001 - reported to the driver, which stops the run
+            self._error = traceback.format_exc()
+            log.error("learner stopped: %s", self._error)
+
+    def _publish(self, version: int, params: Any) -> None:
+        # NOTE: the ref is wrapped in a list so Ray passes the reference itself to
+        # callers instead of resolving it; actors fetch params only when newer.
+        self._latest = (version, [ray.put(params)])
+
+    def _on_metrics(self, metrics: dict[str, float]) -> None:
+        with self._metrics_lock:
+            self._metrics.append(metrics)
+
+    def latest_params(self, known_version: int):
+        """(version, [params_ref]) if newer than `known_version`, else None."""
+        latest = self._latest
+        if latest is None or latest[0] <= known_version:
+            return None
+        return latest
+
+    def status(self) -> dict[str, Any]:
+        """Counters plus the mean of each metric since the last call."""
+        with self._metrics_lock:
+            metrics, self._metrics = self._metrics, []
+        means = {key: float(np.mean([m[key] for m in metrics if key in m])) for key in (metrics[0] if metrics else {})}
+        return {"updates": self._learner.num_updates, "frames": self._learner.num_frames,
+                "version": self._learner.version, "metrics": means, "num_metric_updates": len(metrics),
+                "error": self._error, "running": self._thread.is_alive()}
+
+    def stop_and_save(self, timeout_s: float = 60.0) -> str | None:
+        """Stop the loop (which writes the final checkpoint as it exits) and close the dataset."""
+        from learner import latest_checkpoint
+
+        self._stop.set()
+        self._dataset.close()
+        if self._thread.is_alive():
+            self._thread.join(timeout_s)
+        if not self._thread.ident:  # never started: save the (initial or restored) state
+            return str(self._learner.save())
+        return latest_checkpoint(str(self._learner_checkpoints))
+
+
+class RayParameterSource:
+    """`actors.ParameterSource` over the learner worker: one small RPC in flight at a time."""
+
+    def __init__(self, learner_handle):
+        self._learner = learner_handle
+        self._version = -1
+        self._pending = None
+
+    def wait_first(self, timeout_s: float):
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            latest = ray.get(self._learner.latest_params.remote(self._version))
+            if latest is not None:
+                return self._take(latest)
+            time.sleep(0.05)
+        raise TimeoutError(f"no parameters from the learner within {timeout_s:.0f} s; is the learner running?")
+
+    def latest(self):
+        if self._pending is None:
+            self._pending = self._learner.latest_params.remote(self._version)
+            return None
+        ready, _ = ray.wait([self._pending], timeout=0)
+        if not ready:
+            return None
+        latest, self._pending = ray.get(self._pending), None
+        return None if latest is None else self._take(latest)
+
+    def _take(self, latest):
+        version, (ref,) = latest
+        self._version = version
+        return version, ray.get(ref)
+
+
+class ActorWorker:
+    """One actor process: a VectorEnv, the jitted policy, a replay adder, a param source."""
+
+    def __init__(self, index: int, config, spec, replay_address: str, learner_handle):
+        import actors
+        import replay
+
+        seed = config.seed * 1000 + 17 * (index + 1)
+        network = _network(config, spec)
+        self._env = actors.VectorEnv(config.env_id, config.num_envs_per_actor, seed=seed)
+        self._adder = replay.SequenceAdder(replay_address, TABLE, step_spec(spec), config.num_envs_per_actor,
+                                           config.unroll_length)
+        actor_config = actors.ActorConfig(unroll_length=config.unroll_length, seed=seed,
+                                          param_refresh_period_unrolls=config.param_refresh_period_unrolls)
+        self._actor = actors.Actor(self._env, actors.make_select_action(network.apply), self._adder,
+                                   RayParameterSource(learner_handle), actor_config)
+        self._stop = threading.Event()
+        self._error: str | None = None
+        self._thread = threading.Thread(target=self._run, name=f"actor-{index}", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            self._actor.run(self._stop)
+        except Exception:  # noqa: BLE001
+            if not self._stop.is_set():
+                self._error = traceback.format_exc()
+                log.error("actor loop died, exiting so Ray restarts this actor: %s", self._error)
+                os._exit(1)
+
+    def stats(self) -> dict[str, Any]:
+        stats = self._actor.stats()
+        stats["pid"] = os.getpid()
+        return stats
+
+    def pid(self) -> int:
+        return os.getpid()
+
+    def stop(self, timeout_s: float = 10.0) -> dict[str, Any]:
+        self._stop.set()
+        self._thread.join(timeout_s)
+        self._adder.close()
+        self._env.close()
+        return self.stats()

@@ -1,0 +1,86 @@
+"""The learner's batch format: checks with teaching errors, key selection, synthetic batches.
+
+A batch is a dict of numpy arrays shaped `[num_devices, batch_size // num_devices, T + 1, ...]`
+(device, batch, time), as `replay.ReplayDataset` produces it:
+
+    observation       [D, B/D, T+1, *obs_shape]   float32 (CartPole) or uint8 (Atari)
+    action            [D, B/D, T+1]               int32
+    reward            [D, B/D, T+1]               float32
+    discount          [D, B/D, T+1]               float32, 0.0 where the episode terminated
+    behaviour_logits  [D, B/D, T+1, A]            float32
+    param_version     [D, B/D, T+1]               int32
+    core_state/hidden [D, B/D, T+1, H]            float32 (recurrent agents only;
+    core_state/cell   [D, B/D, T+1, H]             the learner reads step 0)
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+import numpy as np
+
+from learner.config import LearnerConfig
+from learner.loss import BATCH_KEYS, CORE_STATE_PREFIX
+from learner.network import AgentNetwork
+
+
+def select_batch_keys(batch: Mapping[str, Any], network: AgentNetwork) -> dict[str, Any]:
+    """Only the keys the update reads, so nothing else is copied to the devices."""
+    keys = BATCH_KEYS + tuple(k for k in batch if network.is_recurrent and k.startswith(CORE_STATE_PREFIX))
+    return {key: batch[key] for key in keys}
+
+
+def check_batch(batch: Mapping[str, Any], config: LearnerConfig, network: AgentNetwork,
+                num_devices: int) -> None:
+    """Raise ValueError naming the first problem of a batch (missing key, shape, dtype)."""
+    missing = [key for key in BATCH_KEYS if key not in batch]
+    if network.is_recurrent and not any(key.startswith(CORE_STATE_PREFIX) for key in batch):
+        missing.append(f"{CORE_STATE_PREFIX}*")
+    if missing:
+        raise ValueError(f"batch is missing {missing} (it has {sorted(batch)}); the replay dataset must "
+                         f"provide every field of the trajectory item")
+    per_device = config.batch_size // num_devices
+    lead = (num_devices, per_device, config.unroll_length + 1)
+    for key in batch:
+        shape = tuple(np.shape(batch[key]))
+        if shape[:3] != lead:
+            raise ValueError(
+                f"batch[{key!r}] has shape {shape} but the learner expects leading dims {lead} = "
+                f"(num_devices, batch_size // num_devices, unroll_length + 1) for batch_size="
+                f"{config.batch_size}, unroll_length={config.unroll_length}; make the dataset's batch "
+                f"size, device count and sequence length match the learner config")
+    logits_shape = np.shape(batch["behaviour_logits"])
+    if logits_shape[3:] != (network.num_actions,):
+        raise ValueError(f"batch['behaviour_logits'] has shape {logits_shape}, expected trailing dim "
+                         f"({network.num_actions},) = the network's num_actions")
+    for key in ("action", "param_version"):
+        if not np.issubdtype(np.asarray(batch[key]).dtype, np.integer):
+            raise ValueError(f"batch[{key!r}] must hold integers, got dtype {np.asarray(batch[key]).dtype}")
+
+
+def synthetic_batch(config: LearnerConfig, network: AgentNetwork, observation_shape: tuple[int, ...], *,
+                    num_devices: int = 1, observation_dtype: Any = np.float32, core_size: int = 0,
+                    seed: int = 0) -> dict[str, np.ndarray]:
+    """A random batch in the replay format, for benchmarks and tests.
+
+    Rewards are standard normal, about one step in 50 terminates, behaviour
+    logits are small random numbers and parameter versions are 0.
+    """
+    rng = np.random.default_rng(seed)
+    lead = (num_devices, config.batch_size // num_devices, config.unroll_length + 1)
+    if np.issubdtype(observation_dtype, np.integer):
+        observation = rng.integers(0, 256, size=lead + tuple(observation_shape), dtype=observation_dtype)
+    else:
+        observation = rng.standard_normal(lead + tuple(observation_shape)).astype(observation_dtype)
+    batch = {
+        "observation": observation,
+        "action": rng.integers(0, network.num_actions, size=lead, dtype=np.int32),
+        "reward": rng.standard_normal(lead).astype(np.float32),
+        "discount": (rng.random(lead) > 0.02).astype(np.float32),
+        "behaviour_logits": (0.1 * rng.standard_normal(lead + (network.num_actions,))).astype(np.float32),
+        "param_version": np.zeros(lead, np.int32),
+    }
+    if network.is_recurrent:
+        batch["core_state/hidden"] = np.zeros(lead + (core_size,), np.float32)
+        batch["core_state/cell"] = np.zeros(lead + (core_size,), np.float32)
+    return batch

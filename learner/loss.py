@@ -1,0 +1,132 @@
+"""The IMPALA loss (Espeholt et al. 2018, https://arxiv.org/abs/1802.01561) built from `rl_ops`.
+
+One device's batch is batch-major, `[B, T + 1, ...]`. Step t of an item holds
+the observation o_t, the action a_t taken at o_t with the behaviour logits at
+o_t, the reward r_t that followed, and discount_t of that transition (0 where
+the episode terminated). The loss uses the actions, rewards, discounts and
+logits of steps 0..T-1 and the values of observations 0..T:
+
+    step:        0        1        2     ...   T-1        T
+    obs:         o0       o1       o2          o(T-1)     oT   (v_T bootstraps)
+    a, mu, r, d: a0 r0 d0 a1 r1 d1 ...          a(T-1) r(T-1) d(T-1)
+    v_tm1:       v(o0)    v(o1)    ...         v(o(T-1))
+    v_t:                  v(o1)    v(o2)  ...             v(oT)
+
+With auto-reset, the observation after a terminal step (d_t = 0) is the first
+of a new episode, so a recurrent core is reset there: should_reset[t + 1] =
+(d_t == 0), and should_reset[0] = False because the stored core state already
+belongs to step 0.
+
+Total loss = pg_loss + baseline_cost * 0.5 * errors**2 + entropy_cost * entropy_loss,
+averaged over batch and time ('mean') or summed ('sum', as the published code).
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any, Callable, Mapping, NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+import rl_ops
+from learner.config import LearnerConfig
+from learner.network import AgentNetwork
+
+Batch = Mapping[str, jax.Array]
+
+BATCH_KEYS = ("observation", "action", "reward", "discount", "behaviour_logits", "param_version")
+CORE_STATE_PREFIX = "core_state/"
+
+
+class LossOutputs(NamedTuple):
+    """Per-device diagnostics of one loss evaluation (scalars)."""
+
+    pg_loss: jax.Array
+    baseline_loss: jax.Array
+    entropy_loss: jax.Array
+    entropy: jax.Array
+    rho_mean: jax.Array
+    rho_clipped_fraction: jax.Array
+    value_mean: jax.Array
+
+
+def clip_rewards(r_t: jax.Array, reward_clipping: str) -> jax.Array:
+    """'none', 'abs_one' (clip to [-1, 1]) or 'soft_asymmetric' (5 tanh(r/5), negatives x0.3)."""
+    if reward_clipping == "abs_one":
+        return jnp.clip(r_t, -1.0, 1.0)
+    if reward_clipping == "soft_asymmetric":
+        squeezed = jnp.tanh(r_t / 5.0)
+        return jnp.where(r_t < 0, 0.3 * squeezed, squeezed) * 5.0
+    return r_t
+
+
+def should_reset_from_discount(discount: jax.Array) -> jax.Array:
+    """`[B, T + 1]` raw discounts -> `[T + 1, B]` bool resets (see module docstring)."""
+    terminal = (discount[:, :-1] == 0).T  # [T, B]
+    return jnp.concatenate([jnp.zeros_like(terminal[:1]), terminal], axis=0)  # [T+1, B]
+
+
+def core_state_from_batch(batch: Batch) -> dict[str, jax.Array] | None:
+    """The recurrent state at step 0: `{"hidden": [B, H], "cell": [B, H]}` or None."""
+    names = sorted(key for key in batch if key.startswith(CORE_STATE_PREFIX))
+    if not names:
+        return None
+    return {name[len(CORE_STATE_PREFIX):]: batch[name][:, 0] for name in names}
+
+
+def network_outputs(network: AgentNetwork, params: Any, batch: Batch) -> tuple[jax.Array, jax.Array]:
+    """Logits `[B, T + 1, A]` and values `[B, T + 1]` for every observation of the batch."""
+    observation = batch["observation"]  # [B, T+1, ...]
+    if not network.is_recurrent:
+        # Feed-forward nets take any leading dims: skip the time-major transpose.
+        return network.apply(params, observation)
+    time_major = jnp.swapaxes(observation, 0, 1)  # [T+1, B, ...]
+    should_reset = should_reset_from_discount(batch["discount"])  # [T+1, B]
+    logits, values = network.apply(params, time_major, should_reset, core_state_from_batch(batch))
+    return jnp.swapaxes(logits, 0, 1), jnp.swapaxes(values, 0, 1)  # [B, T+1, A], [B, T+1]
+
+
+def make_loss(config: LearnerConfig, network: AgentNetwork) -> Callable[[Any, Batch], tuple[jax.Array, LossOutputs]]:
+    """`loss(params, batch) -> (total_loss, LossOutputs)` for one device's `[B, T + 1, ...]` batch."""
+    vtrace = jax.vmap(functools.partial(
+        rl_ops.vtrace_td_error_and_advantage, lambda_=config.lambda_,
+        clip_rho_threshold=config.clip_rho_threshold, clip_pg_rho_threshold=config.clip_pg_rho_threshold))
+    td_lambda = jax.vmap(functools.partial(rl_ops.td_lambda, lambda_=config.lambda_))
+    pg_loss_fn = jax.vmap(rl_ops.policy_gradient_loss)
+    entropy_loss_fn = jax.vmap(rl_ops.entropy_loss)
+    # 'sum' = the per-device mean times the global number of steps; after the
+    # pmean over devices that is the sum over the whole (global) batch.
+    scale = float(config.batch_size * config.unroll_length) if config.loss_reduction == "sum" else 1.0
+    unroll_length = config.unroll_length
+    # On-policy ratios are 1 up to float noise (actor and learner evaluate the
+    # same params on different batch shapes); do not count that as clipping.
+    clip_level = config.clip_rho_threshold * (1.0 + 1e-4)
+
+    def loss(params: Any, batch: Batch) -> tuple[jax.Array, LossOutputs]:
+        logits, values = network_outputs(network, params, batch)  # [B, T+1, A], [B, T+1]
+        logits_t = logits[:, :unroll_length]  # [B, T, A]
+        a_t = batch["action"][:, :unroll_length]  # [B, T]
+        r_t = clip_rewards(batch["reward"][:, :unroll_length], config.reward_clipping)  # [B, T]
+        discount_t = batch["discount"][:, :unroll_length] * config.discount  # [B, T]
+        behaviour_logits_t = batch["behaviour_logits"][:, :unroll_length]  # [B, T, A]
+        rho_t = jax.lax.stop_gradient(  # [B, T]
+            rl_ops.categorical_importance_sampling_ratios(logits_t, behaviour_logits_t, a_t))
+        v_tm1, v_t = values[:, :-1], values[:, 1:]  # [B, T], [B, T]
+        vtrace_out = vtrace(v_tm1, v_t, r_t, discount_t, rho_t)  # each [B, T]
+        errors = vtrace_out.errors if config.baseline == "vtrace" else td_lambda(v_tm1, r_t, discount_t, v_t)
+        ones = jnp.ones_like(r_t)  # [B, T]
+        pg_loss = jnp.mean(pg_loss_fn(logits_t, a_t, vtrace_out.pg_advantage, ones))  # []
+        entropy_loss = jnp.mean(entropy_loss_fn(logits_t, ones))  # []
+        baseline_loss = 0.5 * jnp.mean(jnp.square(errors))  # []
+        outputs = LossOutputs(
+            pg_loss=scale * pg_loss,
+            baseline_loss=scale * config.baseline_cost * baseline_loss,
+            entropy_loss=scale * config.entropy_cost * entropy_loss,
+            entropy=-entropy_loss,
+            rho_mean=jnp.mean(rho_t),
+            rho_clipped_fraction=jnp.mean((rho_t > clip_level).astype(jnp.float32)),
+            value_mean=jnp.mean(v_tm1))
+        return outputs.pg_loss + outputs.baseline_loss + outputs.entropy_loss, outputs
+
+    return loss

@@ -1,0 +1,76 @@
+"""The actor core against a real Reverb server: what it writes, and parameter refresh."""
+
+import threading
+
+import jax
+import numpy as np
+import pytest
+
+import replay
+from actors import Actor, ActorConfig, LocalParameterSource, VectorEnv, make_select_action
+from learner import make_network
+
+NUM_ENVS, UNROLL = 4, 5
+
+
+@pytest.fixture
+def server():
+    spec = replay.impala_step_spec((4,), np.float32, 2)
+    tables = replay.make_tables("queue", "impala", spec, NUM_ENVS, UNROLL, max_size=1000)
+    handle = replay.start_server(tables)
+    yield handle, spec
+    handle.stop()
+
+
+def _actor(address, spec, source, seed=0):
+    network = make_network("mlp", 2, hidden_sizes=(8,))
+    adder = replay.SequenceAdder(address, "impala", spec, NUM_ENVS, UNROLL)
+    env = VectorEnv("CartPole-v1", NUM_ENVS, seed=seed)
+    return Actor(env, make_select_action(network.apply), adder, source,
+                 ActorConfig(unroll_length=UNROLL, seed=seed)), network, adder
+
+
+def test_actor_writes_overlapping_unrolls_stamped_with_the_param_version(server):
+    handle, spec = server
+    network = make_network("mlp", 2, hidden_sizes=(8,))
+    params = network.init(jax.random.PRNGKey(0), np.zeros((1, 1, 4), np.float32))
+    source = LocalParameterSource()
+    source.publish(7, params)
+    actor, _, adder = _actor(handle.address, spec, source)
+    actor.run(threading.Event(), max_unrolls=1)  # the first item needs UNROLL + 1 steps
+    source.publish(8, jax.tree_util.tree_map(lambda x: x + 0.01, params))
+    actor.run(threading.Event(), max_unrolls=4)
+    adder.flush()
+    assert actor.param_version == 8 and actor.param_updates == 1
+    stats = actor.stats()
+    assert stats["env_frames"] > 0 and stats["unrolls"] == 4  # run() counts all unrolls so far
+    with replay.ReplayDataset(handle.address, "impala", batch_size=NUM_ENVS) as dataset:
+        first, second = next(dataset), next(dataset)
+    assert first["observation"].shape == (1, NUM_ENVS, UNROLL + 1, 4)
+    assert first["behaviour_logits"].shape == (1, NUM_ENVS, UNROLL + 1, 2)
+    # consecutive items overlap by one step: the last step of one is the first of the next
+    np.testing.assert_array_equal(first["observation"][0, :, -1], second["observation"][0, :, 0])
+    assert set(np.unique(first["param_version"])) <= {7, 8}
+    adder.close()
+
+
+def test_actor_behaviour_logits_are_the_policy_at_the_observation(server):
+    handle, spec = server
+    network = make_network("mlp", 2, hidden_sizes=(8,))
+    params = network.init(jax.random.PRNGKey(1), np.zeros((1, 1, 4), np.float32))
+    source = LocalParameterSource()
+    source.publish(0, params)
+    actor, _, adder = _actor(handle.address, spec, source, seed=1)
+    actor.run(threading.Event(), max_unrolls=2)
+    adder.flush()
+    with replay.ReplayDataset(handle.address, "impala", batch_size=NUM_ENVS) as dataset:
+        batch = next(dataset)
+    observation = np.swapaxes(batch["observation"][0], 0, 1)  # [T+1, B, 4]
+    logits, _ = network.apply(params, observation)
+    np.testing.assert_allclose(np.swapaxes(batch["behaviour_logits"][0], 0, 1), logits, rtol=1e-5, atol=1e-5)
+    adder.close()
+
+
+def test_parameter_source_times_out_with_a_fix():
+    with pytest.raises(TimeoutError, match="publish"):
+        LocalParameterSource().wait_first(0.05)

@@ -1,0 +1,99 @@
+"""`vtrax train` end to end: real local Ray, Reverb server process, learner and 2 actors."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+TRAIN = [sys.executable, "-m", "deploy.cli", "train", "--preset", "cartpole", "--quiet"]
+RANDOM_CARTPOLE_RETURN = 22.0  # mean return of uniformly random actions on CartPole-v1
+
+
+def _train(*flags, timeout=240):
+    return subprocess.run([*TRAIN, *flags], capture_output=True, text=True, timeout=timeout)
+
+
+def _ray_processes() -> set[int]:
+    names = ("raylet", "gcs_server", "ray::", "replay.server_main")
+    found = set()
+    for process in psutil.process_iter(["pid", "cmdline"]):
+        cmdline = " ".join(process.info["cmdline"] or [])
+        if any(name in cmdline for name in names):
+            found.add(process.info["pid"])
+    return found
+
+
+def _wait_for(predicate, timeout_s, what):
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.5)
+    raise AssertionError(f"timed out after {timeout_s}s waiting for {what}")
+
+
+def _progress(run_dir: Path):
+    try:
+        return json.loads((run_dir / "progress.json").read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def test_train_learns_survives_an_actor_kill_and_resumes(tmp_path):
+    before = _ray_processes()
+    child = subprocess.Popen([*TRAIN, "--num-actors", "2", "--num-envs-per-actor", "16", "--max-seconds", "60",
+                              "--stop-at-target", "false",
+                              "--logdir", str(tmp_path), "--report-period-s", "0.5"],
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        run_dir = _wait_for(lambda: next(tmp_path.glob("CartPole-v1-*"), None), 60, "the run directory")
+        progress = _wait_for(lambda: (p := _progress(run_dir)) and p["env_frames"] > 2000 and all(p["actor_pids"]) and p,
+                             120, "frames to flow from both actors")
+        os.kill(progress["actor_pids"][0], signal.SIGKILL)
+        frames_at_kill = progress["env_frames"]
+        output, _ = child.communicate(timeout=180)
+    finally:
+        if child.poll() is None:
+            child.kill()
+    assert child.returncode == 0, output
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["stopped_because"] == "max_seconds"
+    assert summary["env_frames"] > frames_at_kill, "training did not continue after the actor was killed"
+    assert summary["actor_restarts"] >= 1
+    assert summary["learner_updates"] > 0
+    assert summary["best_episode_return_mean_last100"] > 2 * RANDOM_CARTPOLE_RETURN
+    final = _progress(run_dir)
+    assert final["param_version"] > 0 and max(final["actor_param_versions"]) > 0, "parameters never reached actors"
+    assert list((run_dir / "checkpoints").iterdir()), "no checkpoint written"
+    assert (run_dir / "metrics.jsonl").read_text().count("\n") >= 3
+    assert list(run_dir.glob("events.out.tfevents.*"))
+
+    resumed = _train("--resume", str(run_dir), "--max-seconds", "25")
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    after = json.loads((run_dir / "summary.json").read_text())
+    assert after["resumed"] is True
+    assert after["env_frames"] > summary["env_frames"]
+    assert after["learner_updates"] > summary["learner_updates"]
+    assert _ray_processes() - before == set(), "processes left running after the run"
+
+
+@pytest.mark.parametrize("flags, message", [
+    (("--env", "NoSuchEnv-v0"), "unknown environment id 'NoSuchEnv-v0'"),
+    (("--batch-size", "30"), "not divisible"),
+    (("--address", "127.0.0.1:1"), "no Ray cluster answers at 127.0.0.1:1"),
+    (("--learning-rate", "-1"), "learning_rate must be > 0"),
+])
+def test_bad_input_fails_fast_with_one_sentence_and_no_processes(tmp_path, flags, message):
+    before = _ray_processes()
+    result = _train(*flags, "--logdir", str(tmp_path), timeout=120)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+    assert _ray_processes() - before == set()

@@ -1,0 +1,136 @@
+"""Checkpoints: round trip, keep-last-N, a save killed mid-write, mismatch errors."""
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import learner
+
+NETWORK = {"kind": "mlp", "num_actions": 2, "hidden_sizes": [8]}
+
+
+def _state(config, step=3, scale=1.0, size=8):
+    params = {"mlp/~/linear_0": {"w": scale * jnp.arange(4.0 * size).reshape(4, size), "b": jnp.ones(size)},
+              "head": {"w": -scale * jnp.ones((size, 3))}}
+    opt_state = learner.make_optimizer(config).init(params)
+    opt_state = jax.tree_util.tree_map(lambda x: x + 0.5 if x.dtype == jnp.float32 else x + 2, opt_state)
+    return learner.TrainingState(params=params, opt_state=opt_state, step=jnp.asarray(step, jnp.int32))
+
+
+def _assert_trees_equal(a, b):
+    assert jax.tree_util.tree_structure(a) == jax.tree_util.tree_structure(b)
+    for x, y in zip(jax.tree_util.tree_leaves(a), jax.tree_util.tree_leaves(b)):
+        np.testing.assert_array_equal(np.asarray(x), np.asarray(y))
+
+
+def test_round_trip_restores_params_opt_state_step_counters_and_rng(tmp_path):
+    config = learner.atari_config()
+    state = _state(config, step=42)
+    rng = jax.random.PRNGKey(5)
+    path = learner.save_checkpoint(str(tmp_path), state, {"num_updates": 42, "num_frames": 26880}, config,
+                                   NETWORK, keep=2, rng=rng)
+    assert os.path.basename(path) == "ckpt-000000000042"
+    restored = learner.restore_checkpoint(str(tmp_path), config, NETWORK, template=_state(config, step=0, scale=0))
+    _assert_trees_equal(restored.state.params, state.params)
+    _assert_trees_equal(restored.state.opt_state, state.opt_state)
+    assert int(restored.state.step) == 42
+    assert restored.counters == {"num_updates": 42, "num_frames": 26880}
+    np.testing.assert_array_equal(restored.rng, np.asarray(rng))
+    assert restored.path == path
+    params = learner.load_params(str(tmp_path))
+    _assert_trees_equal(params, jax.device_get(state.params))
+
+
+def test_only_the_newest_keep_checkpoints_remain(tmp_path):
+    config = learner.cartpole_config()
+    for step in (1, 2, 3, 4):
+        learner.save_checkpoint(str(tmp_path), _state(config, step=step), {}, config, NETWORK, keep=2)
+    assert [os.path.basename(p) for p in learner.list_checkpoints(str(tmp_path))] == [
+        "ckpt-000000000003", "ckpt-000000000004"]
+    # Saving the same step again replaces it in place.
+    learner.save_checkpoint(str(tmp_path), _state(config, step=4, scale=2.0), {}, config, NETWORK, keep=2)
+    restored = learner.restore_checkpoint(str(tmp_path), config, NETWORK, template=_state(config))
+    np.testing.assert_array_equal(restored.state.params["head"]["w"], -2.0 * np.ones((8, 3)))
+
+
+_KILLED_SAVER = textwrap.dedent("""
+    import sys
+    import jax.numpy as jnp
+    import learner
+    directory, size = sys.argv[1], int(sys.argv[2])
+    config = learner.cartpole_config()
+    params = {"big": {"w": jnp.full((size, 1024), 3.0, jnp.float32)}}
+    opt_state = learner.make_optimizer(config).init(params)
+    print("saving", flush=True)
+    for step in range(6, 1000):  # keep saving newer checkpoints until killed
+        state = learner.TrainingState(params, opt_state, jnp.asarray(step, jnp.int32))
+        learner.save_checkpoint(directory, state, {"num_updates": step}, config, {"kind": "big"}, keep=1000)
+""")
+
+
+def test_a_save_killed_mid_write_leaves_the_previous_checkpoint_loadable(tmp_path):
+    config = learner.cartpole_config()
+    size = 8192  # 32 MiB params + 64 MiB Adam moments per save
+    params = {"big": {"w": jnp.full((size, 1024), 3.0, jnp.float32)}}
+    good = learner.TrainingState(params, learner.make_optimizer(config).init(params), jnp.asarray(5, jnp.int32))
+    first = learner.save_checkpoint(str(tmp_path), good, {"num_updates": 5}, config, {"kind": "big"}, keep=1000)
+
+    process = subprocess.Popen([sys.executable, "-c", _KILLED_SAVER, str(tmp_path), str(size)],
+                               stdout=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout.readline().strip() == "saving"
+        deadline = time.monotonic() + 60
+        while not any(name.startswith(".tmp-ckpt-") for name in os.listdir(tmp_path)):
+            assert time.monotonic() < deadline and process.poll() is None, "the saver never started writing"
+            time.sleep(0.002)
+    finally:
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+    leftovers = [name for name in os.listdir(tmp_path) if name.startswith(".tmp-ckpt-")]
+    assert leftovers, "the kill should have interrupted a save (temporary directory left behind)"
+
+    latest = learner.restore_checkpoint(str(tmp_path), config, {"kind": "big"}, template=good)
+    assert latest.counters["num_updates"] == int(latest.state.step) >= 5
+    np.testing.assert_array_equal(latest.state.params["big"]["w"][:2, :4], np.full((2, 4), 3.0))
+    previous = learner.restore_checkpoint(first, config, {"kind": "big"}, template=good)
+    assert int(previous.state.step) == 5
+    # The next save clears the debris.
+    learner.save_checkpoint(str(tmp_path), good, {}, config, {"kind": "big"}, keep=1000)
+    assert not [name for name in os.listdir(tmp_path) if name.startswith(".tmp-ckpt-")]
+
+
+def test_mismatched_config_is_refused_naming_the_field(tmp_path):
+    config = learner.cartpole_config()
+    learner.save_checkpoint(str(tmp_path), _state(config), {}, config, NETWORK, keep=1)
+    with pytest.raises(learner.CheckpointMismatchError) as info:
+        learner.restore_checkpoint(str(tmp_path), learner.cartpole_config(entropy_cost=0.02), NETWORK,
+                                   template=_state(config))
+    assert "entropy_cost=0.01" in str(info.value) and "entropy_cost=0.02" in str(info.value)
+    assert isinstance(info.value, ValueError)
+    # The loop's periods may change between runs.
+    learner.restore_checkpoint(str(tmp_path), learner.cartpole_config(checkpoint_period_s=5.0), NETWORK,
+                               template=_state(config))
+
+
+def test_mismatched_network_is_refused_naming_the_field(tmp_path):
+    config = learner.cartpole_config()
+    learner.save_checkpoint(str(tmp_path), _state(config), {}, config, NETWORK, keep=1)
+    other = dict(NETWORK, hidden_sizes=[16])
+    with pytest.raises(learner.CheckpointMismatchError, match=r"hidden_sizes=\[8\].*hidden_sizes=\[16\]"):
+        learner.restore_checkpoint(str(tmp_path), config, other, template=_state(config))
+    with pytest.raises(learner.CheckpointMismatchError, match=r"\['head'\]\['w'\] has shape \(8, 3\)"):
+        learner.restore_checkpoint(str(tmp_path), config, NETWORK, template=_state(config, size=16))
+
+
+def test_missing_checkpoint_is_a_clear_error(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no complete checkpoint"):
+        learner.restore_checkpoint(str(tmp_path), learner.cartpole_config(), NETWORK,
+                                   template=_state(learner.cartpole_config()))

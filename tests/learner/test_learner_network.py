@@ -1,0 +1,78 @@
+"""Agent networks: shapes, acting on [1, B], and golden parameter trees (the learner/actor/checkpoint wire format)."""
+
+import json
+import os
+
+import jax
+import numpy as np
+import pytest
+
+import learner
+
+GOLDEN = os.path.join(os.path.dirname(__file__), "golden_params.json")
+
+CASES = {
+    "mlp_a2": dict(kind="mlp", num_actions=2, obs=((4,), np.float32)),
+    "mlp_shared_a2": dict(kind="mlp", num_actions=2, shared_torso=True, obs=((4,), np.float32)),
+    "impala_deep_a6": dict(kind="impala_deep", num_actions=6, obs=((84, 84, 4), np.uint8)),
+    "impala_shallow_lstm_a6": dict(kind="impala_shallow", num_actions=6, use_lstm=True, obs=((84, 84, 4), np.uint8)),
+}
+
+
+def _build(case):
+    case = dict(case)
+    shape, dtype = case.pop("obs")
+    kind, num_actions = case.pop("kind"), case.pop("num_actions")
+    return learner.make_network(kind, num_actions, **case), shape, dtype
+
+
+def _param_shapes(case):
+    network, shape, dtype = _build(case)
+    observation = jax.ShapeDtypeStruct((1, 1) + shape, dtype)
+    params = jax.eval_shape(network.init, jax.random.PRNGKey(0), observation)
+    flat = jax.tree_util.tree_flatten_with_path(params)[0]
+    return {jax.tree_util.keystr(path): list(leaf.shape) for path, leaf in flat}
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_parameter_trees_match_the_golden_files(name):
+    with open(GOLDEN) as f:
+        golden = json.load(f)
+    assert _param_shapes(CASES[name]) == golden[name], (
+        f"the parameter tree of {name} changed; actors, learners and checkpoints of older versions will not "
+        f"load it. If intended, regenerate {GOLDEN}")
+
+
+def test_apply_shapes_and_one_step_acting():
+    network = learner.make_network("mlp", 3, hidden_sizes=(8,))
+    params = network.init(jax.random.PRNGKey(0), np.zeros((1, 1, 5), np.float32))
+    logits, value = network.apply(params, np.ones((7, 2, 5), np.float32))
+    assert logits.shape == (7, 2, 3) and value.shape == (7, 2)
+    act = jax.jit(lambda p, obs: network.apply(p, obs[None]))  # actors: [1, B, ...]
+    logits, value = act(params, np.ones((4, 5), np.float32))
+    assert logits.shape == (1, 4, 3) and value.shape == (1, 4)
+    (same, _), final_state = network.unroll(params, np.ones((1, 4, 5), np.float32))
+    np.testing.assert_allclose(same, logits, rtol=1e-6)
+    assert final_state is None and network.initial_state(4) is None and not network.is_recurrent
+
+
+def test_recurrent_network_unroll_returns_the_next_core_state():
+    network = learner.make_network("impala_shallow", 4, use_lstm=True, lstm_size=8)
+    observation = np.zeros((3, 2, 36, 36, 1), np.uint8)
+    params = network.init(jax.random.PRNGKey(0), observation)
+    state = network.initial_state(2)
+    assert sorted(state) == ["cell", "hidden"] and state["hidden"].shape == (2, 8)
+    (logits, value), final_state = network.unroll(params, observation, None, state)
+    assert logits.shape == (3, 2, 4) and value.shape == (3, 2) and final_state["cell"].shape == (2, 8)
+    assert network.is_recurrent and network.description["lstm_size"] == 8
+
+
+@pytest.mark.parametrize("kwargs, words", [
+    (dict(kind="cnn", num_actions=2), "network kind must be one of ('mlp', 'impala_deep', 'impala_shallow')"),
+    (dict(kind="mlp", num_actions=0), "num_actions must be an int >= 1, got 0"),
+    (dict(kind="mlp", num_actions=2, use_lstm=True), "use_lstm is only available for the IMPALA kinds"),
+])
+def test_bad_network_arguments_raise_clear_errors(kwargs, words):
+    with pytest.raises(ValueError) as info:
+        learner.make_network(**kwargs)
+    assert words in str(info.value)
