@@ -20,6 +20,7 @@ import signal
 import socket
 import threading
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -31,20 +32,9 @@ log = logging.getLogger(__name__)
 
 
 STATUS_NAMESPACE = "vtrax"
-STATUS_ACTOR = "vtrax_status"
-
-
-class StatusBoard:
-    """A named Ray actor holding the newest driver report, for `vtrax status` to read."""
-
-    def __init__(self):
-        self._report: dict[str, Any] = {}
-
-    def publish(self, report: dict[str, Any]) -> None:
-        self._report = report
-
-    def report(self) -> dict[str, Any]:
-        return self._report
+# The learner actor of each run is named LEARNER_PREFIX + a run-unique suffix; it also
+# holds the driver's newest report, which `vtrax status` reads.
+LEARNER_PREFIX = "vtrax_learner_"
 
 
 class TrainingError(RuntimeError):
@@ -175,7 +165,12 @@ class Driver:
     def _start_learner(self, ray) -> None:
         from deploy.workers import LearnerWorker
 
-        options = {"num_cpus": 1, "num_gpus": self.config.learner_num_gpus, "max_concurrency": 8}
+        # NOTE: a name unique to this run: actors look the learner up by it instead of
+        # taking its handle as a constructor argument, which Ray cannot restore when it
+        # restarts an actor (ray-project/ray#53727).
+        self.learner_name = f"{LEARNER_PREFIX}{uuid.uuid4().hex[:12]}"
+        options = {"num_cpus": 1, "num_gpus": self.config.learner_num_gpus, "max_concurrency": 8,
+                   "name": self.learner_name, "namespace": STATUS_NAMESPACE}
         remote = ray.remote(**options)(LearnerWorker)
         self._learner = remote.remote(self.config, self.spec, self.replay_address, str(self.run_dir), self.resume)
 
@@ -190,7 +185,7 @@ class Driver:
 
         remote = ray.remote(num_cpus=1, max_restarts=self.config.actor_max_restarts, max_concurrency=4,
                             runtime_env={"env_vars": {"JAX_PLATFORMS": "cpu", "XLA_FLAGS": ""}})(ActorWorker)
-        self._actors = [remote.remote(index, self.config, self.spec, self.replay_address, self._learner)
+        self._actors = [remote.remote(index, self.config, self.spec, self.replay_address, self.learner_name)
                         for index in range(resolved_num_actors(self.config))]
         self.books = [_ActorBook() for _ in self._actors]
 
@@ -215,11 +210,7 @@ class Driver:
     def _loop(self, writer: RunWriter) -> None:
         from deploy.metrics_export import RayMetrics
 
-        import ray
-
         metrics = RayMetrics()
-        board = ray.remote(num_cpus=0)(StatusBoard).options(name=STATUS_ACTOR, namespace=STATUS_NAMESPACE,
-                                                            get_if_exists=True).remote()
         self.loop_start = time.monotonic()
         previous = (self.loop_start, self.frames_offset, 0)
         while not self.stop_event.wait(self.config.report_period_s):
@@ -227,7 +218,8 @@ class Driver:
             previous = (time.monotonic(), report["env_frames"], report["learner_updates"])
             writer.write(report)
             metrics.record(report)
-            board.publish.remote({key: value for key, value in report.items() if key != "learner_metrics"})
+            self._learner.publish_report.remote(
+                {key: value for key, value in report.items() if key != "learner_metrics"})
             self.display.show(report)
             write_json_atomic(self.run_dir / "progress.json", self._progress(report))
             reason = self._should_stop(report)
@@ -238,7 +230,6 @@ class Driver:
 
     def _report(self, previous: tuple[float, int, int]) -> dict[str, Any]:
         import ray
-        import replay
 
         learner = ray.get(self._learner.status.remote(), timeout=60)
         self._poll_actors(ray)
@@ -252,7 +243,7 @@ class Driver:
                 self.frames_to_target = frames
         seconds = max(now - previous[0], 1e-9)
         metrics = learner["metrics"]
-        info = _table_info(replay, self.replay_address)
+        info = learner["replay"]
         step_s, wait_s = metrics.get("learner_step_s", 0.0), metrics.get("learner_wait_s", 0.0)
         self.last_learner = learner
         self.last_report = {
@@ -392,15 +383,6 @@ def install_signal_handlers(driver: Driver) -> None:
 
     signal.signal(signal.SIGINT, handle)
     signal.signal(signal.SIGTERM, handle)
-
-
-def _table_info(replay, address: str) -> dict[str, Any]:
-    try:
-        from deploy.workers import TABLE
-
-        return replay.info(address).get(TABLE, {})
-    except Exception:  # noqa: BLE001 - a missed info poll is not worth stopping for
-        return {}
 
 
 def _node_ip() -> str:

@@ -1,9 +1,10 @@
 """`vtrax status [--address A]`: the running job's counters, read from the job itself.
 
-`vtrax train` keeps a named Ray actor (`vtrax_status` in namespace `vtrax`, see
-deploy/launcher.py) holding its newest report; this command joins the Ray cluster
-as a short-lived driver, asks that actor, prints, and leaves. Nothing is read from
-logs or the run directory.
+`vtrax train`'s learner is a named Ray actor (`vtrax_learner_<run>` in namespace
+`vtrax`, see deploy/launcher.py) that holds the driver's newest report; this command
+joins the Ray cluster as a short-lived driver, asks that actor (the most recently
+reporting one, when several runs share the cluster), prints, and leaves. Nothing is
+read from logs or the run directory.
 """
 
 from __future__ import annotations
@@ -75,7 +76,7 @@ def fetch_report(address: str | None, timeout_s: float = STATUS_TIMEOUT_S) -> tu
     _check_reachable(address)  # NOTE: before the heavy imports, so a wrong address fails at once
     import ray
 
-    from deploy.launcher import STATUS_ACTOR, STATUS_NAMESPACE
+    from deploy.launcher import LEARNER_PREFIX, STATUS_NAMESPACE
 
     _use_local_token(address)
     shown = address or "auto"
@@ -88,17 +89,17 @@ def fetch_report(address: str | None, timeout_s: float = STATUS_TIMEOUT_S) -> tu
                          ) from None
     try:
         cluster = ray.get_runtime_context().gcs_address
+        names = [name for name in ray.util.list_named_actors() if name.startswith(LEARNER_PREFIX)]
+        if not names:
+            raise NoRunError(f"the Ray cluster at {cluster} runs no vtrax job (no {LEARNER_PREFIX}* actor in "
+                             f"namespace {STATUS_NAMESPACE!r}); start one with `vtrax train --address auto`")
+        refs = [ray.get_actor(name, namespace=STATUS_NAMESPACE).report.remote() for name in names]
         try:
-            board = ray.get_actor(STATUS_ACTOR, namespace=STATUS_NAMESPACE)
-        except ValueError:
-            raise NoRunError(f"the Ray cluster at {cluster} runs no vtrax job (no {STATUS_ACTOR!r} actor in "
-                             f"namespace {STATUS_NAMESPACE!r}); start one with `vtrax train --address auto`") from None
-        try:
-            report = ray.get(board.report.remote(), timeout=timeout_s)
+            reports = ray.get(refs, timeout=timeout_s)
         except (ray.exceptions.GetTimeoutError, ray.exceptions.RayActorError) as error:
             raise NoRunError(f"the vtrax job on {cluster} did not answer within {timeout_s:.0f}s "
                              f"({type(error).__name__}); it may be stopping: try again") from None
-        return report, cluster
+        return max(reports, key=lambda report: report.get("reported_at", 0.0)), cluster
     finally:
         ray.shutdown()
 

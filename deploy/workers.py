@@ -44,7 +44,8 @@ class LearnerWorker:
         import replay
         from learner import Learner
 
-        self._config, self._spec = config, spec
+        self._config, self._spec, self._replay_address = config, spec, replay_address
+        self._report: dict[str, Any] = {}
         self._latest: tuple[int, list[ray.ObjectRef]] | None = None
         self._stop = threading.Event()
         self._error: str | None = None
@@ -100,14 +101,30 @@ class LearnerWorker:
         means = {key: float(np.mean([m[key] for m in metrics if key in m])) for key in (metrics[0] if metrics else {})}
         return {"updates": self._learner.num_updates, "frames": self._learner.num_frames,
                 "version": self._learner.version, "metrics": means, "num_metric_updates": len(metrics),
-                "error": self._error, "running": self._thread.is_alive()}
+                "error": self._error, "running": self._thread.is_alive(), "replay": self._replay_info()}
+
+    def _replay_info(self) -> dict[str, Any]:
+        """The replay table's counters, asked from here so the driver never loads Reverb/TensorFlow."""
+        import replay
+
+        try:
+            return replay.info(self._replay_address).get(TABLE, {})
+        except Exception:  # noqa: BLE001 - a missed info poll is not worth stopping for
+            return {}
+
+    def publish_report(self, report: dict[str, Any]) -> None:
+        """The driver's newest report, kept for `vtrax status`."""
+        self._report = {**report, "reported_at": time.time()}
+
+    def report(self) -> dict[str, Any]:
+        return self._report
 
     def stop_and_save(self, timeout_s: float = 60.0) -> str | None:
         """Stop the loop (which writes the final checkpoint as it exits) and close the dataset."""
         from learner import latest_checkpoint
 
         self._stop.set()
-        self._dataset.close()
+        self._dataset.close(timeout_s=5.0)  # a loaded machine may need more than the default second
         if self._thread.is_alive():
             self._thread.join(timeout_s)
         if not self._thread.ident:  # never started: save the (initial or restored) state
@@ -151,9 +168,13 @@ class RayParameterSource:
 class ActorWorker:
     """One actor process: a VectorEnv, the jitted policy, a replay adder, a param source."""
 
-    def __init__(self, index: int, config, spec, replay_address: str, learner_handle):
+    def __init__(self, index: int, config, spec, replay_address: str, learner_name: str):
         import actors
         import replay
+
+        from deploy.launcher import STATUS_NAMESPACE
+
+        learner_handle = ray.get_actor(learner_name, namespace=STATUS_NAMESPACE)
 
         seed = config.seed * 1000 + 17 * (index + 1)
         network = _network(config, spec)
