@@ -47,33 +47,63 @@ def _available(table: dict[str, tuple[str, str]]) -> dict[str, tuple[str, str]]:
     return {name: entry for name, entry in table.items() if importlib.util.find_spec(entry[0]) is not None}
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
+    """The parser, with flags only for the subcommand (and bench target) named in `argv`.
+
+    Only that subcommand's module is imported: `vtrax --help` and `vtrax doctor`
+    import no jax, ray or reverb, so the doctor still runs when those are broken.
+    """
+    argv = sys.argv[1:] if argv is None else argv
     parser = argparse.ArgumentParser(
         prog="vtrax",
         description="vtrax: distributed actor-learner RL training (Ray actors, Reverb replay, pmapped JAX learner).",
     )
     parser.add_argument("--version", action="version", version=f"vtrax {_version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands")
+    chosen = _first_word_in(argv, COMMANDS)
     for name, (module_name, help_text) in _available(COMMANDS).items():
         sub_parser = sub.add_parser(name, help=help_text, description=help_text)
         sub_parser.set_defaults(_module=module_name)
+        if name != chosen:
+            continue
         if name == "bench":
-            _add_bench_targets(sub_parser)
+            _add_bench_targets(sub_parser, argv[argv.index(name) + 1:])
         else:
-            importlib.import_module(module_name).add_arguments(sub_parser)
+            _load(name, module_name).add_arguments(sub_parser)
     return parser
 
 
-def _add_bench_targets(parser: argparse.ArgumentParser) -> None:
+def _first_word_in(argv: list[str], table: dict[str, tuple[str, str]]) -> str | None:
+    return next((word for word in argv if word in table), None)
+
+
+def _add_bench_targets(parser: argparse.ArgumentParser, argv: list[str]) -> None:
     targets = parser.add_subparsers(dest="target", metavar="TARGET", title="targets", required=True)
+    chosen = _first_word_in(argv, BENCH_TARGETS)
     for name, (module_name, help_text) in _available(BENCH_TARGETS).items():
         target_parser = targets.add_parser(name, help=help_text, description=help_text)
         target_parser.set_defaults(_module=module_name)
-        importlib.import_module(module_name).add_arguments(target_parser)
+        if name == chosen:
+            _load(f"bench {name}", module_name).add_arguments(target_parser)
+
+
+class CommandUnavailable(SystemExit):
+    """A subcommand whose module (or a library it needs) fails to import."""
+
+
+def _load(name: str, module_name: str):
+    try:
+        return importlib.import_module(module_name)
+    except Exception as error:  # noqa: BLE001 - one readable line instead of a traceback
+        first = str(error).splitlines()[0] if str(error) else ""
+        print(f"vtrax {name}: cannot load ({type(error).__name__}: {first}); run `vtrax doctor` to see what "
+              "is broken and how to fix it", file=sys.stderr)
+        raise CommandUnavailable(2) from None
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(argv)
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help()

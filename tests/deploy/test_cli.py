@@ -59,3 +59,43 @@ def test_doctor_flags_missing_and_unimportable_packages():
 
 def test_doctor_flags_missing_roms():
     assert not doctor.check_roms(None, "no such file").ok
+
+
+def test_help_and_doctor_import_no_heavy_library():
+    code = ("import sys, contextlib, io\n"
+            "from deploy import cli\n"
+            "with contextlib.redirect_stdout(io.StringIO()):\n"
+            "    cli.build_parser(['doctor']).parse_args(['doctor'])\n"
+            "    cli.build_parser(['--help'])\n"
+            "print(sorted(m for m in ('jax', 'ray', 'reverb', 'tensorflow', 'learner') if m in sys.modules))\n")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
+
+
+def test_subcommand_flags_parse_only_for_the_named_subcommand():
+    args = cli.build_parser(["train", "--seed", "3"]).parse_args(["train", "--seed", "3"])
+    assert getattr(args, "train.seed") == 3
+    args = cli.build_parser(["bench", "rl-ops", "--json"]).parse_args(["bench", "rl-ops", "--json"])
+    assert args.target == "rl-ops" and args.json
+
+
+def test_doctor_runs_and_reports_when_numpy_2_breaks_jax(tmp_path):
+    """The planted problem of the foundation issue: numpy 2 over the pins breaks jax's import."""
+    fake = tmp_path / "numpy"
+    fake.mkdir()
+    # A numpy 2 stand-in: the version doctor reads, and jax/ml_dtypes fail on import as they do with numpy 2.
+    (fake / "__init__.py").write_text("__version__ = '2.1.3'\nraise ImportError('numpy.core.umath failed to import')\n")
+    info = tmp_path / "numpy-2.1.3.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: numpy\nVersion: 2.1.3\n")
+    env = {**__import__("os").environ, "PYTHONPATH": str(tmp_path)}
+    result = subprocess.run([sys.executable, "-m", "deploy.cli", "doctor"], capture_output=True, text=True,
+                            timeout=300, env=env)
+    assert result.returncode != 0, result.stdout
+    assert "Traceback" not in result.stdout, result.stdout
+    assert "[BAD] numpy" in result.stdout and "pip install numpy==1.26.4" in result.stdout, result.stdout
+    assert "jax is installed but does not import" in result.stdout, result.stdout
+    broken = subprocess.run([sys.executable, "-m", "deploy.cli", "train", "--help"], capture_output=True,
+                            text=True, timeout=120, env=env)
+    assert broken.returncode == 2 and "run `vtrax doctor`" in broken.stderr, broken.stderr

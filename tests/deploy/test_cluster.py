@@ -99,11 +99,11 @@ def test_every_vtrax_command_exists_and_parses(path):
     for file, command in usage:
         assert file == str(path.relative_to(ROOT)), f"usage line names {file}, not {path.relative_to(ROOT)}"
         commands.append(shlex.split(command))
-    parser = cli.build_parser()
     parsed = []
     for argv in commands:
         assert argv[0] == "vtrax" and argv[1] in cli.COMMANDS, argv
-        parsed.append(parser.parse_args(argv[1:]))  # argparse exits (fails the test) on an unknown flag
+        # argparse exits (fails the test) on an unknown flag
+        parsed.append(cli.build_parser(argv[1:]).parse_args(argv[1:]))
     train = [args for args in parsed if args.command == "train"]
     assert train and all(getattr(args, "train.address") == "auto" for args in train)
     assert any(args.command == "status" for args in parsed)
