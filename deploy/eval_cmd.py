@@ -50,8 +50,14 @@ def evaluate(run_dir: Path, *, episodes: int, greedy: bool, seed: int, video: st
 
 
 def _render(env):
+    import os
+
     import numpy as np
 
+    # NOTE: off-screen frames need no display or sound; without these SDL (pygame,
+    # which draws classic-control frames) probes for both and prints errors.
+    os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
+    os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
     frame = env.unwrapped.render() if env.unwrapped.render_mode == "rgb_array" else None
     if frame is None:
         env.unwrapped.render_mode = "rgb_array"

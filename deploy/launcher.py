@@ -124,6 +124,8 @@ class Driver:
         if not self.config.address:  # NOTE: Reverb's start (TF import) overlaps Ray's in a thread
             replay_start = _Background(self._start_replay, "127.0.0.1")
         self._init_ray(ray)
+        if threading.current_thread() is threading.main_thread():
+            install_signal_handlers(self)  # NOTE: ray.init replaced our SIGTERM handler with sys.exit
         if replay_start is None:
             self._start_replay(_node_ip())
         else:

@@ -83,6 +83,36 @@ def test_train_learns_survives_an_actor_kill_and_resumes(tmp_path):
     assert after["learner_updates"] > summary["learner_updates"]
     assert _ray_processes() - before == set(), "processes left running after the run"
 
+    video = tmp_path / "episode.gif"
+    evaluated = subprocess.run([sys.executable, "-m", "deploy.cli", "eval", str(run_dir), "--episodes", "2",
+                                "--video", str(video)], capture_output=True, text=True, timeout=120)
+    assert evaluated.returncode == 0, evaluated.stdout + evaluated.stderr
+    assert "mean return" in evaluated.stdout and "over 2 greedy episodes" in evaluated.stdout
+    from PIL import Image
+
+    with Image.open(video) as gif:
+        assert gif.n_frames > 5 and gif.size[0] > 100
+
+
+def test_sigterm_stops_cleanly_with_a_final_checkpoint_and_summary(tmp_path):
+    before = _ray_processes()
+    child = subprocess.Popen([*TRAIN, "--num-actors", "1", "--max-seconds", "120", "--stop-at-target", "false",
+                              "--logdir", str(tmp_path), "--report-period-s", "0.5"],
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        run_dir = _wait_for(lambda: next(tmp_path.glob("CartPole-v1-*"), None), 60, "the run directory")
+        _wait_for(lambda: (p := _progress(run_dir)) and p["learner_updates"] > 0, 120, "learner updates")
+        child.send_signal(signal.SIGTERM)
+        output, _ = child.communicate(timeout=120)
+    finally:
+        if child.poll() is None:
+            child.kill()
+    assert child.returncode == 0, output
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["stopped_because"] == "SIGTERM"
+    assert summary["final_checkpoint"] and Path(summary["final_checkpoint"]).is_dir()
+    assert _ray_processes() - before == set(), "processes left running after SIGTERM"
+
 
 @pytest.mark.parametrize("flags, message", [
     (("--env", "NoSuchEnv-v0"), "unknown environment id 'NoSuchEnv-v0'"),
