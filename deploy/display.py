@@ -19,6 +19,8 @@ def format_block(report: dict[str, Any]) -> list[str]:
         f"  return       {_num(report['episode_return_mean_last100'])} mean last 100"
         f"   best {_num(report['best_episode_return_mean_last100'])}   episodes {report['episodes']:,}",
         f"  policy lag   {_num(lag)} versions   replay queue {report.get('replay_queue_size', 'n/a')}",
+        "  actors       ms/step " + "  ".join(f"{k} {v:.3f}" for k, v in report.get("actor_ms_per_step", {}).items())
+        + f"   episode length {_num(report.get('episode_length_mean_last100'))}",
         "  loss         " + "  ".join(f"{k} {_num(v)}" for k, v in loss.items()),
     ]
 

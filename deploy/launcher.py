@@ -55,36 +55,45 @@ def check_address(address: str | None, timeout_s: float = 3.0) -> None:
                             "or `ray up`, or drop --address to train on this machine") from None
 
 
+ACTOR_STAGES = ("env", "inference", "adder", "params")  # actors.Actor.seconds
+
+
+def _actor_counters(stats: dict[str, Any]) -> dict[str, float]:
+    counters = {"env_frames": stats["env_frames"], "env_errors": stats["env_errors"], "unrolls": stats["unrolls"]}
+    counters.update({f"seconds_{stage}": stats["seconds"].get(stage, 0.0) for stage in ACTOR_STAGES})
+    return counters
+
+
 class _ActorBook:
     """Per-actor counters across restarts: a changed pid means Ray restarted it."""
 
     def __init__(self):
         self.pid: int | None = None
-        self.frames_before_restarts = 0
-        self.last_frames = 0
-        self.errors_before_restarts = 0
-        self.last_errors = 0
         self.restarts = 0
         self.version = 0
         self.dead = False
         self.failed_polls = 0
+        self._before_restarts: dict[str, float] = collections.Counter()
+        self._last: dict[str, float] = collections.Counter()
 
     def update(self, stats: dict[str, Any]) -> None:
         if self.pid is not None and stats["pid"] != self.pid:
             self.restarts += 1
-            self.frames_before_restarts += self.last_frames
-            self.errors_before_restarts += self.last_errors
+            self._before_restarts.update(self._last)
         self.pid = stats["pid"]
-        self.last_frames, self.last_errors = stats["env_frames"], stats["env_errors"]
+        self._last = collections.Counter(_actor_counters(stats))
         self.version = stats["param_version"]
+
+    def total(self, name: str) -> float:
+        return self._before_restarts[name] + self._last[name]
 
     @property
     def frames(self) -> int:
-        return self.frames_before_restarts + self.last_frames
+        return int(self.total("env_frames"))
 
     @property
     def errors(self) -> int:
-        return self.errors_before_restarts + self.last_errors
+        return int(self.total("env_errors"))
 
 
 class Driver:
@@ -102,6 +111,8 @@ class Driver:
         self.wall_offset = float(progress.get("wall_seconds", 0.0))
         self.episodes = int(progress.get("episodes", 0))
         self.returns = collections.deque(progress.get("last_returns", []), maxlen=100)
+        self.lengths = collections.deque(progress.get("last_lengths", []), maxlen=100)
+        self._actor_totals: dict[str, float] = {}
         self.best_mean = progress.get("best_episode_return_mean_last100")
         self.seconds_to_target = progress.get("seconds_to_target")
         self.frames_to_target = progress.get("frames_to_target")
@@ -261,11 +272,24 @@ class Driver:
             "replay_samples": info.get("num_samples"), "learner_step_s": step_s, "learner_wait_s": wait_s,
             "learner_wait_fraction": wait_s / (step_s + wait_s) if step_s + wait_s > 0 else 0.0,
             "grad_norm": metrics.get("grad_norm"),
+            "episode_length_mean_last100": sum(self.lengths) / len(self.lengths) if self.lengths else None,
+            "actor_ms_per_step": self._actor_ms_per_step(),
             "loss": {key[:-5] if key.endswith("_loss") else key: value for key, value in metrics.items()
                      if key.endswith("_loss")},
             "learner_metrics": metrics, "learner_error": learner["error"],
         }
         return self.last_report
+
+    def _actor_ms_per_step(self) -> dict[str, float]:
+        """Milliseconds per vector step in each actor stage, over the last report period, mean over actors."""
+        names = ["unrolls", *(f"seconds_{stage}" for stage in ACTOR_STAGES)]
+        totals = {name: sum(book.total(name) for book in self.books) for name in names}
+        delta = {name: totals[name] - self._actor_totals.get(name, 0.0) for name in names}
+        self._actor_totals = totals
+        steps = delta["unrolls"] * self.config.unroll_length
+        if steps <= 0:
+            return {}
+        return {stage: 1000.0 * delta[f"seconds_{stage}"] / steps for stage in ACTOR_STAGES}
 
     def _poll_actors(self, ray) -> None:
         pending = {actor.stats.remote(): index for index, actor in enumerate(self._actors)
@@ -282,8 +306,9 @@ class Driver:
                 continue
             self.books[index].failed_polls = 0
             self.books[index].update(stats)
-            for episode_return, _ in stats["episodes"]:
+            for episode_return, episode_length in stats["episodes"]:
                 self.returns.append(episode_return)
+                self.lengths.append(episode_length)
                 self.episodes += 1
 
     def _reached_target(self, mean_last100: float) -> bool:
@@ -306,7 +331,7 @@ class Driver:
 
     def _progress(self, report: dict[str, Any]) -> dict[str, Any]:
         return {"env_frames": report["env_frames"], "wall_seconds": report["wall_seconds"],
-                "episodes": self.episodes, "last_returns": list(self.returns),
+                "episodes": self.episodes, "last_returns": list(self.returns), "last_lengths": list(self.lengths),
                 "best_episode_return_mean_last100": self.best_mean, "learner_updates": report["learner_updates"],
                 "seconds_to_target": self.seconds_to_target, "frames_to_target": self.frames_to_target,
                 "actor_pids": [book.pid for book in self.books], "actor_restarts": report["actor_restarts"],

@@ -72,7 +72,12 @@ def test_train_learns_survives_an_actor_kill_and_resumes(tmp_path):
     final = _progress(run_dir)
     assert final["param_version"] > 0 and max(final["actor_param_versions"]) > 0, "parameters never reached actors"
     assert list((run_dir / "checkpoints").iterdir()), "no checkpoint written"
-    assert (run_dir / "metrics.jsonl").read_text().count("\n") >= 3
+    reports = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    assert len(reports) >= 3
+    last = reports[-1]
+    assert last["episode_length_mean_last100"] > 0
+    assert set(last["actor_ms_per_step"]) == {"env", "inference", "adder", "params"}
+    assert last["actor_ms_per_step"]["inference"] > 0
     assert list(run_dir.glob("events.out.tfevents.*"))
 
     resumed = _train("--resume", str(run_dir), "--max-seconds", "25")

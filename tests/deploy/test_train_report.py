@@ -1,0 +1,46 @@
+"""The driver's bookkeeping of actor stats: restarts, per-stage time, the display block."""
+
+from pathlib import Path
+
+from deploy.config import preset
+from deploy.display import format_block
+from deploy.launcher import Driver, _ActorBook
+
+
+def _stats(pid, frames, unrolls, inference_s, errors=0):
+    return {"pid": pid, "env_frames": frames, "env_errors": errors, "unrolls": unrolls, "param_version": 3,
+            "seconds": {"env": 2 * inference_s, "inference": inference_s, "adder": 0.5, "params": 0.0}}
+
+
+def test_counters_carry_over_an_actor_restart():
+    book = _ActorBook()
+    book.update(_stats(pid=10, frames=1000, unrolls=5, inference_s=1.0, errors=1))
+    book.update(_stats(pid=11, frames=200, unrolls=1, inference_s=0.25))  # restarted: counters began again
+    assert book.restarts == 1
+    assert book.frames == 1200 and book.errors == 1
+    assert book.total("unrolls") == 6 and book.total("seconds_inference") == 1.25
+
+
+def test_ms_per_step_is_over_the_last_period(tmp_path: Path):
+    config = preset("cartpole")
+    driver = Driver(config, tmp_path, resume=False, start_time=0.0, display=None)
+    driver.books = [_ActorBook()]
+    driver.books[0].update(_stats(pid=1, frames=0, unrolls=10, inference_s=2.0))
+    first = driver._actor_ms_per_step()
+    steps = 10 * config.unroll_length
+    assert abs(first["inference"] - 1000 * 2.0 / steps) < 1e-9
+    assert abs(first["env"] - 1000 * 4.0 / steps) < 1e-9
+    driver.books[0].update(_stats(pid=1, frames=0, unrolls=20, inference_s=2.5))
+    second = driver._actor_ms_per_step()
+    assert abs(second["inference"] - 1000 * 0.5 / steps) < 1e-9
+    assert driver._actor_ms_per_step() == {}  # no new unrolls: nothing to average
+
+
+def test_display_block_shows_actor_stages_and_episode_length():
+    report = {"env_id": "CartPole-v1", "wall_seconds": 3.0, "num_actors": 1, "actor_restarts": 0, "env_errors": 0,
+              "env_frames": 1000, "frames_per_second": 500.0, "learner_updates": 2, "updates_per_second": 1.0,
+              "episode_return_mean_last100": 20.0, "best_episode_return_mean_last100": 21.0, "episodes": 5,
+              "policy_lag": 1.0, "replay_queue_size": 0, "loss": {"total": 1.0},
+              "actor_ms_per_step": {"env": 0.5, "inference": 0.25}, "episode_length_mean_last100": 20.0}
+    text = "\n".join(format_block(report))
+    assert "inference 0.250" in text and "env 0.500" in text and "episode length    20.00" in text
