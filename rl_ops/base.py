@@ -190,8 +190,15 @@ def batched_index(values: Array, indices: Array, keepdims: bool = False) -> Arra
     if not jnp.issubdtype(indices.dtype, jnp.integer):
         raise ValueError(f"batched_index: indices must have an integer dtype, got {indices.dtype}; "
                          f"cast them with indices.astype(jnp.int32)")
-    # A gather, not a one-hot product: -inf entries (log 0) stay -inf instead of 0 * -inf = NaN.
-    picked = jnp.take_along_axis(values, indices[..., None], axis=-1)
+    # A one-hot select-and-sum, not a gather: its gradient is a select, where a gather's is a
+    # scatter-add that XLA:CPU runs as a loop (the learner's hottest op); `where` rather than
+    # a product so that -inf entries (log 0) stay -inf instead of 0 * -inf = NaN.
+    num_values = values.shape[-1]
+    chosen = indices[..., None] == jax.lax.broadcasted_iota(indices.dtype, (*indices.shape, num_values), indices.ndim)
+    picked = jnp.sum(jnp.where(chosen, values, jnp.zeros((), values.dtype)), axis=-1, keepdims=True)
+    if jnp.issubdtype(values.dtype, jnp.inexact):
+        in_range = ((indices >= 0) & (indices < num_values))[..., None]
+        picked = jnp.where(in_range, picked, jnp.array(jnp.nan, values.dtype))
     return picked if keepdims else picked[..., 0]
 
 

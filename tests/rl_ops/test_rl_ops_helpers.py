@@ -23,6 +23,10 @@ def test_batched_index_all_modes_and_gradient():
     np.testing.assert_allclose(g, [[0, 0, 1], [1, 0, 0]])
     # log(0) = -inf stays -inf (no 0 * inf = NaN from a one-hot product).
     assert ref.jit(rl_ops.batched_index)(jnp.log(jnp.array([0.0, 1.0])), jnp.asarray(0)) == -jnp.inf
+    # An index outside [0, A) gives NaN (as a gather's fill does), not a silent 0.
+    assert np.all(np.isnan(ref.jit(rl_ops.batched_index)(values, jnp.array([3, -1]))))
+    ints = jnp.array([[1, 2], [3, 4]])
+    np.testing.assert_array_equal(ref.jit(rl_ops.batched_index)(ints, jnp.array([1, 0])), [2, 3])
 
 
 def test_lhs_broadcast_and_replace_masked_all_modes():
