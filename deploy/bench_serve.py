@@ -76,12 +76,16 @@ def _initial_run(path: Path) -> str:
 
 def _start_server(source: str, workers: int) -> tuple[subprocess.Popen, str]:
     command = [sys.executable, "-m", "deploy.cli", "serve", source, "--port", "0", "--workers", str(workers)]
-    server = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # NOTE: stderr to a file, not a pipe nobody reads: a chatty server would block on a full pipe.
+    log = tempfile.TemporaryFile(mode="w+")
+    server = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=log, text=True)
     line = server.stdout.readline()
     match = re.search(r"listening on (\S+) ", line)
     if not match:
         server.kill()
-        raise SystemExit(f"vtrax serve did not start: {line}{server.stderr.read()}")
+        server.wait()
+        log.seek(0)
+        raise SystemExit(f"vtrax serve did not start: {line}{log.read()}")
     return server, match.group(1)
 
 

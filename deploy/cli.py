@@ -18,7 +18,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "train": ("deploy.train_cmd", "Train an agent (local by default, --address auto on a Ray cluster)."),
     "eval": ("deploy.eval_cmd", "Evaluate the latest checkpoint of a run directory."),
     "replay-server": ("deploy.replay_server_cmd", "Run a Reverb replay server as its own process."),
-    "bench": ("deploy.cli", "Run a benchmark: rl-ops, nets, replay, learner, e2e."),
+    "bench": ("deploy.cli", "Run a benchmark: rl-ops, nets, replay, learner, e2e, serve."),
     "doctor": ("deploy.doctor", "Check the installation and print a one-line fix for each problem."),
     "serve": ("deploy.serve_cmd", "Serve a run's policy and status over gRPC (Act, GetStatus, WatchMetrics, health)."),
     "status": ("deploy.status_cmd", "Show the running job's frames, updates, return, replay and actors (from Ray)."),

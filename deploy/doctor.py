@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from dataclasses import dataclass
 from importlib import metadata
@@ -76,10 +77,25 @@ def check_roms(rom_path: str | None, error: str | None) -> Finding:
                    "ale-py >= 0.9 ships the ROMs: `pip install -c constraints.txt ale-py`")
 
 
-def check_jax_devices(devices: list[str] | None, error: str | None) -> Finding:
-    if devices:
-        return Finding("jax devices", ", ".join(devices))
-    return Finding("jax devices", f"none ({error})", f"JAX sees no device: {INSTALL_FIX}")
+ACCELERATOR_FIX = {
+    "gpu": "install JAX's CUDA 12 build (`pip install -c constraints.txt '.[cuda12]'`, or the docker/Dockerfile.gpu "
+           "image) and give the process the GPUs (`docker run --gpus all`; `nvidia-smi` must list them)",
+    "tpu": "use the TPU build (docker/Dockerfile.gpu with --build-arg ACCELERATOR=tpu) on a TPU VM, run with "
+           "--privileged --net=host, and make sure no other process holds the TPU",
+    "cpu": "set JAX_PLATFORMS=cpu, or drop --expect-platform",
+}
+
+
+def check_jax_devices(devices: list[str] | None, error: str | None, expect_platform: str | None = None) -> Finding:
+    """Devices as 'platform:id'; with `expect_platform`, any other platform is a problem."""
+    if not devices:
+        return Finding("jax devices", f"none ({error})", f"JAX sees no device: {INSTALL_FIX}")
+    shown = ", ".join(devices)
+    platforms = sorted({device.split(":")[0] for device in devices})
+    if expect_platform and expect_platform not in platforms:
+        return Finding("jax devices", f"{shown} (expected {expect_platform})",
+                       f"JAX sees only {'/'.join(platforms)}, not {expect_platform}: {ACCELERATOR_FIX[expect_platform]}")
+    return Finding("jax devices", shown)
 
 
 def _installed_version(distribution: str) -> str | None:
@@ -107,6 +123,8 @@ def _observe_roms() -> tuple[str | None, str | None]:
 
 
 def _observe_devices() -> tuple[list[str] | None, str | None]:
+    # NOTE: a probe, not a user: on a GPU it must not take JAX's default 75 % of the memory.
+    os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
     try:
         import jax
 
@@ -115,25 +133,38 @@ def _observe_devices() -> tuple[list[str] | None, str | None]:
         return None, str(error)[:120]
 
 
-def diagnose() -> list[Finding]:
-    """Observe this interpreter and return every finding, broken or not."""
+def diagnose(*, probe_devices: bool = True, expect_platform: str | None = None) -> list[Finding]:
+    """Observe this interpreter and return every finding, broken or not.
+
+    Args:
+      probe_devices: start JAX's backends to list its devices (a GPU context, or
+        the TPU, which only one process may hold).
+      expect_platform: 'cpu', 'gpu' or 'tpu': a problem unless JAX has such devices.
+    """
     findings = [check_python(sys.version_info[:3])]
     for module, distribution, prefix in COMPONENTS:
         version = _installed_version(distribution)
         error = _import_error(module) if version else None
         findings.append(check_component(distribution, version, error, prefix))
-    findings.append(check_jax_devices(*_observe_devices()))
+    if probe_devices:
+        findings.append(check_jax_devices(*_observe_devices(), expect_platform=expect_platform))
     findings.append(check_roms(*_observe_roms()))
     return findings
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    del parser  # doctor takes no options
+    parser.add_argument("--skip-devices", action="store_true",
+                        help="Do not start JAX's backends (for a container HEALTHCHECK next to a running learner: "
+                             "takes no GPU memory and does not open the TPU).")
+    parser.add_argument("--expect-platform", choices=sorted(ACCELERATOR_FIX), default=None,
+                        help="Fail unless JAX has devices of this platform (e.g. gpu on a learner node).")
 
 
 def run(args: argparse.Namespace) -> int:
-    del args
-    findings = diagnose()
+    if args.skip_devices and args.expect_platform:
+        print("vtrax doctor: --expect-platform needs the device probe; drop --skip-devices", file=sys.stderr)
+        return 2
+    findings = diagnose(probe_devices=not args.skip_devices, expect_platform=args.expect_platform)
     width = max(len(f.component) for f in findings)
     for finding in findings:
         mark = "ok " if finding.ok else "BAD"

@@ -152,7 +152,7 @@ def _fetch_within(address: str | None, timeout_s: float) -> tuple[dict[str, Any]
 
     def target():
         try:
-            outcome["value"] = fetch_report(address)
+            outcome["value"] = fetch_report(address, timeout_s=timeout_s)
         except BaseException as error:  # noqa: BLE001 - re-raised below
             outcome["error"] = error
 

