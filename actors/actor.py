@@ -110,7 +110,7 @@ class Actor:
         self._tick("adder", clock)
         self._observation = transition.observation
         self._steps += 1
-        self.env_frames += int(transition.valid.sum())
+        self.env_frames += int(transition.valid.sum()) * self._env.frames_per_step
 
     def _refresh_params(self) -> None:
         clock = time.perf_counter()

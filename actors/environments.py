@@ -18,6 +18,12 @@ from actors.errors import EnvironmentSetupError
 
 ATARI_PREFIX = "ALE/"
 ATARI_FRAME_SHAPE = (84, 84, 4)
+ATARI_FRAME_SKIP = 4
+
+
+def frames_per_step(env_id: str) -> int:
+    """Emulator frames per agent step: 4 for Atari (frame skip, as IMPALA counts frames), 1 otherwise."""
+    return ATARI_FRAME_SKIP if env_id.startswith(ATARI_PREFIX) else 1
 
 
 @dataclass(frozen=True)
@@ -32,7 +38,7 @@ class EnvSpec:
     @property
     def frames_per_step(self) -> int:
         """Emulator frames per agent step: 4 for Atari (frame skip), 1 otherwise."""
-        return 4 if self.env_id.startswith(ATARI_PREFIX) else 1
+        return frames_per_step(self.env_id)
 
     @property
     def is_image(self) -> bool:
@@ -100,7 +106,7 @@ def _make_atari(env_id: str) -> gym.Env:
         raise EnvironmentSetupError(
             f"cannot load the ROM for {env_id} ({error}); ale-py >= 0.9 ships the ROMs: "
             "run `vtrax doctor` and reinstall ale-py with `make install`") from None
-    env = gym.wrappers.AtariPreprocessing(env, noop_max=30, frame_skip=4, screen_size=84,
+    env = gym.wrappers.AtariPreprocessing(env, noop_max=30, frame_skip=ATARI_FRAME_SKIP, screen_size=84,
                                           grayscale_obs=True, terminal_on_life_loss=False)
     env = gym.wrappers.FrameStackObservation(env, 4)
     return FramesLast(env)

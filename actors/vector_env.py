@@ -25,7 +25,7 @@ from typing import NamedTuple
 import gymnasium as gym
 import numpy as np
 
-from actors.environments import ATARI_PREFIX, make_env
+from actors.environments import ATARI_PREFIX, frames_per_step, make_env
 
 log = logging.getLogger(__name__)
 
@@ -70,10 +70,10 @@ class _NativeVector:
             self._env = gym.make_vec(self._env_id, num_envs=self._num_envs, vectorization_mode="vector_entry_point")
             observation = self.reset()
             ended = np.ones(self._num_envs, dtype=bool)
-            return observation, np.zeros(self._num_envs, np.float32), ended, ended, ~ended
+            return observation, np.zeros(self._num_envs, np.float32), ended, ended, ~ended, ended
         valid = ~self._ending
         self._ending = terminated | truncated
-        return observation, reward, terminated, truncated, valid
+        return observation, reward, terminated, truncated, valid, np.zeros(self._num_envs, dtype=bool)
 
     def close(self) -> None:
         self._env.close()
@@ -92,10 +92,10 @@ class _EnvList:
 
     def step(self, actions: np.ndarray):
         results = [self._step_one(index, int(action)) for index, action in enumerate(actions)]
-        observation, reward, terminated, truncated = zip(*results)
+        observation, reward, terminated, truncated, crashed = zip(*results)
         ones = np.ones(len(self._envs), dtype=bool)
         return (np.stack(observation), np.asarray(reward, np.float32), np.asarray(terminated),
-                np.asarray(truncated), ones)
+                np.asarray(truncated), ones, np.asarray(crashed))
 
     def _step_one(self, index: int, action: int):
         env = self._envs[index]
@@ -103,13 +103,13 @@ class _EnvList:
             observation, reward, terminated, truncated, _ = env.step(action)
             if terminated or truncated:
                 observation, _ = env.reset()
-            return observation, float(reward), bool(terminated), bool(truncated)
+            return observation, float(reward), bool(terminated), bool(truncated), False
         except Exception as error:  # noqa: BLE001 - an env that raises is rebuilt, not fatal
             self.env_errors += 1
             log.warning("environment %s #%d raised %r; rebuilt it and ended its episode", self._env_id, index, error)
             self._envs[index] = make_env(self._env_id, seed=self._seed + 1000 * self.env_errors + index)
             observation, _ = self._envs[index].reset()
-            return observation, 0.0, True, False
+            return observation, 0.0, True, False, True
 
     def close(self) -> None:
         for env in self._envs:
@@ -125,6 +125,8 @@ class VectorEnv:
         native = not env_id.startswith(ATARI_PREFIX) and _has_vector_entry_point(env_id)
         self._backend = (_NativeVector if native else _EnvList)(env_id, num_envs, seed)
         self.num_envs = num_envs
+        self.frames_per_step = frames_per_step(env_id)
+        """Emulator frames per agent step (4 on Atari: frame skip), what `env_frames` counts."""
         self._episode_return = np.zeros(num_envs, np.float64)
         self._episode_length = np.zeros(num_envs, np.int64)
         self._finished: list[tuple[float, int]] = []
@@ -140,11 +142,13 @@ class VectorEnv:
         return self._backend.reset()
 
     def step(self, actions: np.ndarray) -> VectorStep:
-        observation, reward, terminated, truncated, valid = self._backend.step(actions)
+        observation, reward, terminated, truncated, valid, crashed = self._backend.step(actions)
         ended = terminated | truncated
         self._episode_return += np.where(valid, reward, 0.0)
         self._episode_length += valid
-        for index in np.flatnonzero(ended & valid):
+        # NOTE: an episode cut short by an env that raised is ended (discount 0) but not
+        # reported: its partial return would drag the mean return down.
+        for index in np.flatnonzero(ended & valid & ~crashed):
             self._finished.append((float(self._episode_return[index]), int(self._episode_length[index])))
         self._episode_return[ended] = 0.0
         self._episode_length[ended] = 0

@@ -69,7 +69,31 @@ def test_an_env_that_raises_is_rebuilt_counted_and_ends_its_episode():
     assert env.env_errors == 3  # each of the three envs raised once, at its 5th step
     assert (discounts[4] == 0).all()
     assert (discounts[5] == 1).all()  # rebuilt envs carry on
+    assert env.pop_episodes() == [], "an episode cut short by a crash is not a finished episode"
     env.close()
+
+
+def test_a_crashed_native_vector_env_reports_no_partial_episodes():
+    env = VectorEnv("CartPole-v1", 2, seed=0)
+    env.reset()
+    env.step(np.zeros(2, np.int64))
+
+    def crash(actions):
+        raise RuntimeError("simulated vector env crash")
+
+    env._backend._env.step = crash  # NOTE: the fault itself cannot be caused from outside
+    step = env.step(np.zeros(2, np.int64))
+    assert env.env_errors == 1 and (step.discount == 0).all()
+    assert env.pop_episodes() == []
+    assert env.step(np.zeros(2, np.int64)).observation.shape == (2, 4)  # rebuilt, stepping again
+    env.close()
+
+
+def test_atari_counts_four_emulator_frames_per_agent_step():
+    assert VectorEnv("CartPole-v1", 1).frames_per_step == 1
+    from actors.environments import frames_per_step
+
+    assert frames_per_step("ALE/Pong-v5") == 4
 
 
 def test_num_envs_must_be_positive():
