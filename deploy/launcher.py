@@ -17,7 +17,6 @@ from __future__ import annotations
 import collections
 import logging
 import signal
-import socket
 import threading
 import time
 import uuid
@@ -26,6 +25,7 @@ from typing import Any
 
 from deploy.config import TrainConfig, resolved_num_actors
 from deploy.display import Display
+from deploy.ray_address import AddressError, check_reachable, use_local_token
 from deploy.run_dir import RunWriter, read_json, write_json_atomic
 
 log = logging.getLogger(__name__)
@@ -43,16 +43,11 @@ class TrainingError(RuntimeError):
 
 def check_address(address: str | None, timeout_s: float = 3.0) -> None:
     """Fail fast, in one sentence, when a host:port Ray address does not answer."""
-    if address in (None, "", "auto", "local") or address.startswith("ray://"):
-        return
-    host, _, port = address.rpartition(":")
-    if not host or not port.isdigit():
-        raise TrainingError(f"--address {address!r} is not host:port (or 'auto'); pass e.g. 10.0.0.1:6379")
     try:
-        socket.create_connection((host, int(port)), timeout=timeout_s).close()
-    except OSError as error:
-        raise TrainingError(f"no Ray cluster answers at {address} ({error}); start one with `ray start --head` "
-                            "or `ray up`, or drop --address to train on this machine") from None
+        check_reachable(address, timeout_s=timeout_s,
+                        fix="start one with `ray start --head` or `ray up`, or drop --address to train on this machine")
+    except AddressError as error:
+        raise TrainingError(str(error)) from None
 
 
 ACTOR_STAGES = ("env", "inference", "adder", "params")  # actors.Actor.seconds
@@ -153,6 +148,7 @@ class Driver:
                                   "namespace": STATUS_NAMESPACE}
         if self.config.address:
             kwargs["address"] = self.config.address
+            use_local_token(self.config.address)
         else:
             kwargs["num_cpus"] = max(resolved_num_actors(self.config) + 1, 2)
             kwargs["include_dashboard"] = self.config.dashboard
@@ -199,8 +195,19 @@ class Driver:
         remote = ray.remote(num_cpus=1, max_restarts=self.config.actor_max_restarts, max_concurrency=4,
                             runtime_env={"env_vars": {"JAX_PLATFORMS": "cpu", "XLA_FLAGS": ""}})(ActorWorker)
         self._actors = [remote.remote(index, self.config, self.spec, self.replay_address, self.learner_name)
-                        for index in range(resolved_num_actors(self.config))]
+                        for index in range(self._num_actors(ray))]
         self.books = [_ActorBook() for _ in self._actors]
+
+    def _num_actors(self, ray) -> int:
+        """The configured count; with --address and none configured, one per CPU the cluster has beyond the learner's."""
+        if self.config.num_actors or not self.config.address:
+            return resolved_num_actors(self.config)
+        spare = int(ray.cluster_resources().get("CPU", 0)) - 1
+        if spare < 1:
+            raise TrainingError(f"the Ray cluster has no CPU for actors beyond the learner's ("
+                                f"{ray.cluster_resources().get('CPU', 0):g} CPUs now); pass --num-actors N, "
+                                "and an autoscaling cluster adds nodes for them")
+        return spare
 
     # ---- the loop ---------------------------------------------------------------------------
     def run(self) -> dict[str, Any]:

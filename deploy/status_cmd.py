@@ -13,10 +13,11 @@ import argparse
 import json
 import logging
 import os
-import socket
 import sys
 import threading
 from typing import Any
+
+from deploy.ray_address import AddressError, check_reachable, use_local_token
 
 STATUS_TIMEOUT_S = 15.0
 
@@ -73,12 +74,15 @@ def fetch_report(address: str | None, timeout_s: float = STATUS_TIMEOUT_S) -> tu
       NoRunError: no cluster answers, or it runs no vtrax job, or the job's
         status actor does not answer within `timeout_s`.
     """
-    _check_reachable(address)  # NOTE: before the heavy imports, so a wrong address fails at once
+    try:  # NOTE: before the heavy imports, so a wrong address fails at once
+        check_reachable(address, fix="is the run's cluster up?")
+    except AddressError as error:
+        raise NoRunError(str(error)) from None
     import ray
 
     from deploy.launcher import LEARNER_PREFIX, STATUS_NAMESPACE
 
-    _use_local_token(address)
+    use_local_token(address)
     shown = address or "auto"
     try:
         ray.init(address=address or "auto", namespace=STATUS_NAMESPACE, logging_level=logging.ERROR,
@@ -102,48 +106,6 @@ def fetch_report(address: str | None, timeout_s: float = STATUS_TIMEOUT_S) -> tu
         return max(reports, key=lambda report: report.get("reported_at", 0.0)), cluster
     finally:
         ray.shutdown()
-
-
-def _use_local_token(address: str | None) -> None:
-    """Send this machine's Ray token to a cluster on this machine, as Ray itself does for 'auto'.
-
-    Local clusters started by `ray.init()` (a local `vtrax train`) require Ray's auth token
-    (~/.ray/auth_token); Ray only offers it by itself when the address is found automatically.
-    NOTE: a token is never sent to another machine's address; for a remote cluster with token
-    auth, set RAY_AUTH_MODE=token (and RAY_AUTH_TOKEN) yourself.
-    """
-    if not address or address == "auto" or address.startswith("ray://") or "RAY_AUTH_MODE" in os.environ:
-        return
-    if address.rpartition(":")[0].strip("[]") not in _local_addresses():
-        return
-    try:
-        from ray._private.authentication.authentication_token_setup import (
-            maybe_enable_token_auth_if_token_available)
-    except ImportError:  # a Ray without token authentication
-        return
-    maybe_enable_token_auth_if_token_available(warn_if_disabled=False)
-
-
-def _local_addresses() -> set[str]:
-    import psutil
-
-    addresses = {"localhost", "127.0.0.1", "::1"}
-    for interface in psutil.net_if_addrs().values():
-        addresses.update(entry.address.split("%")[0] for entry in interface)
-    return addresses
-
-
-def _check_reachable(address: str | None, timeout_s: float = 3.0) -> None:
-    """Fail in seconds, not minutes, when a host:port address does not answer."""
-    if not address or address == "auto" or address.startswith("ray://"):
-        return
-    host, _, port = address.rpartition(":")
-    if not host or not port.isdigit():
-        raise NoRunError(f"--address {address!r} is not host:port (or 'auto'); pass e.g. 10.0.0.1:6379")
-    try:
-        socket.create_connection((host, int(port)), timeout=timeout_s).close()
-    except OSError as error:
-        raise NoRunError(f"no Ray cluster answers at {address} ({error}); is the run's cluster up?") from None
 
 
 def _fetch_within(address: str | None, timeout_s: float) -> tuple[dict[str, Any], str]:

@@ -119,6 +119,35 @@ def test_sigterm_stops_cleanly_with_a_final_checkpoint_and_summary(tmp_path):
     assert _ray_processes() - before == set(), "processes left running after SIGTERM"
 
 
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_address_joins_an_existing_cluster_uses_its_cpus_and_leaves_it_running(tmp_path):
+    ray_cli = str(Path(sys.executable).parent / "ray")
+    port = _free_port()
+    started = subprocess.run([ray_cli, "start", "--head", f"--port={port}", "--num-cpus=3",
+                              "--include-dashboard=false"], capture_output=True, text=True, timeout=120)
+    assert started.returncode == 0, started.stdout + started.stderr
+    try:
+        result = _train("--address", f"127.0.0.1:{port}", "--max-seconds", "20", "--stop-at-target", "false",
+                        "--logdir", str(tmp_path), "--report-period-s", "0.5")
+        assert result.returncode == 0, result.stdout + result.stderr
+        (run_dir,) = tmp_path.glob("CartPole-v1-*")
+        summary = json.loads((run_dir / "summary.json").read_text())
+        assert summary["env_frames"] > 0 and summary["learner_updates"] > 0
+        assert len(_progress(run_dir)["actor_pids"]) == 2, "3 cluster CPUs: 1 for the learner, 2 actors"
+        import socket
+
+        socket.create_connection(("127.0.0.1", port), timeout=5).close()  # raises if the run stopped the cluster
+    finally:
+        subprocess.run([ray_cli, "stop"], capture_output=True, timeout=120)
+
+
 @pytest.mark.parametrize("flags, message", [
     (("--env", "NoSuchEnv-v0"), "unknown environment id 'NoSuchEnv-v0'"),
     (("--batch-size", "30"), "not divisible"),
