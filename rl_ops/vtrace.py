@@ -128,14 +128,14 @@ def leaky_vtrace(
         v_tm1, v_t, r_t, discount_t, clipped_rhos_tm1, c_tm1, stop_target_gradients)
 
 
-def _q_estimate(errors, v_tm1, v_t, r_t, discount_t, lambda_, stop_target_gradients):
+def _q_estimate(errors, v_tm1, v_t, r_t, discount_t, lambda_):
     """`q_t = r_t+1 + γ_t+1 (λ v_s+1 + (1 - λ) V(s_t+1))`, bootstrapping on `v_t[-1]`."""
     lambda_ = jnp.ones_like(discount_t) * lambda_  # [T]
     targets_tm1 = errors + v_tm1  # [T]
-    # NOTE: the final bootstrap value is a target too, so it is stopped with the rest.
-    last = base.maybe_stop_gradient(v_t[-1:], stop_target_gradients)
+    # NOTE: as in RLax, the final bootstrap value v_t[-1] is not stopped here (the errors
+    # carry `stop_target_gradients`); policy-gradient losses stop the advantage themselves.
     q_bootstrap = jnp.concatenate(
-        [lambda_[:-1] * targets_tm1[1:] + (1 - lambda_[:-1]) * v_tm1[1:], last])
+        [lambda_[:-1] * targets_tm1[1:] + (1 - lambda_[:-1]) * v_tm1[1:], v_t[-1:]])
     return r_t + discount_t * q_bootstrap
 
 
@@ -174,7 +174,7 @@ def vtrace_td_error_and_advantage(
     _check(fn, v_tm1, v_t, r_t, discount_t, rho_tm1, lambda_)
     errors = vtrace(v_tm1, v_t, r_t, discount_t, rho_tm1, lambda_, clip_rho_threshold,
                     stop_target_gradients)
-    q_estimate = _q_estimate(errors, v_tm1, v_t, r_t, discount_t, lambda_, stop_target_gradients)
+    q_estimate = _q_estimate(errors, v_tm1, v_t, r_t, discount_t, lambda_)
     pg_advantage = jnp.minimum(clip_pg_rho_threshold, rho_tm1) * (q_estimate - v_tm1)
     return VTraceOutput(errors=errors, pg_advantage=pg_advantage, q_estimate=q_estimate)
 
@@ -208,7 +208,7 @@ def leaky_vtrace_td_error_and_advantage(
     _check(fn, v_tm1, v_t, r_t, discount_t, rho_tm1, lambda_)
     errors = leaky_vtrace(v_tm1, v_t, r_t, discount_t, rho_tm1, alpha, lambda_,
                           clip_rho_threshold, stop_target_gradients)
-    q_estimate = _q_estimate(errors, v_tm1, v_t, r_t, discount_t, lambda_, stop_target_gradients)
+    q_estimate = _q_estimate(errors, v_tm1, v_t, r_t, discount_t, lambda_)
     pg_rho = (1 - alpha) * rho_tm1 + alpha * jnp.minimum(clip_pg_rho_threshold, rho_tm1)
     pg_advantage = pg_rho * (q_estimate - v_tm1)
     return VTraceOutput(errors=errors, pg_advantage=pg_advantage, q_estimate=q_estimate)
