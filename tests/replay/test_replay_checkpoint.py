@@ -96,3 +96,25 @@ def test_in_process_server_checkpoints_periodically(tmp_path):
         server.stop(final_checkpoint=False)        # only the periodic checkpoints hold the item
     with replay.start_server(TABLES, checkpoint_dir=str(tmp_path), checkpoint_period_s=None) as server:
         assert replay.info(server.address)["ckpt"]["current_size"] == 1
+
+
+def test_an_outage_is_logged_once_and_unconfirmed_items_are_reported(tmp_path, caplog):
+    caplog.set_level(logging.WARNING, logger="replay.adder")
+    server = _start(free_port(), tmp_path)
+    try:
+        adder = replay.SequenceAdder(server.address, "ckpt", STEP_SPEC, NUM_ENVS, UNROLL, connect_timeout_s=60,
+                                     retry_timeout_s=2.0)
+        _append_items(adder, 0, 1)                  # item 0 written and confirmed
+        assert server.kill() == -9                  # the server goes away for good
+        try:
+            _append_items(adder, 1, 1)              # item 1 cannot be confirmed
+        except replay.ReplayConnectionError as error:
+            message = str(error)
+        else:
+            raise AssertionError("append() returned although the server was gone")
+        assert "unreachable" in message and "1 item(s)" in message and "were not confirmed" in message
+        assert "vtrax replay-server" in message, message
+        outages = [r.getMessage() for r in caplog.records if "unreachable; 1 item(s) wait" in r.getMessage()]
+        assert len(outages) == 1, [r.getMessage() for r in caplog.records]
+    finally:
+        server.kill()
