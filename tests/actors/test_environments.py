@@ -33,3 +33,27 @@ def test_unusable_environments_fail_with_one_sentence(env_id, message):
     with pytest.raises(EnvironmentSetupError, match=message) as info:
         env_spec(env_id)
     assert "\n" not in str(info.value)
+
+
+def test_atari_frames_stack_oldest_first_and_rewards_stay_unclipped():
+    env = make_env("ALE/Pong-v5", seed=1)
+    previous, _ = env.reset(seed=1)
+    env.action_space.seed(1)
+    rewards = []
+    for _ in range(300):
+        observation, reward, terminated, truncated, _ = env.step(env.action_space.sample())
+        # Frame stack on the last axis, oldest first: each step shifts in one new frame.
+        np.testing.assert_array_equal(observation[..., :3], previous[..., 1:])
+        rewards.append(reward)
+        previous = observation
+        if terminated or truncated:
+            break
+    env.close()
+    assert set(rewards) <= {-1.0, 0.0, 1.0} and -1.0 in rewards  # Pong's own scores: a point lost is -1
+
+
+def test_atari_noop_starts_vary_the_first_frame_with_the_seed():
+    env = make_env("ALE/Pong-v5", seed=0)
+    starts = {env.reset(seed=seed)[0].tobytes() for seed in range(6)}
+    env.close()
+    assert len(starts) > 1, "30 random no-ops at reset should not always give the same first observation"
