@@ -27,7 +27,7 @@ class TrainConfig:
     hidden_sizes: tuple[int, ...] = (64, 64)
     """MLP torso layer sizes (mlp network only)."""
     num_actors: int = 0
-    """Actor processes; 0 picks one per spare core (at least 1) on a local run."""
+    """Actor processes; 0: one per spare core locally (at least 1), one per spare cluster CPU with --address."""
     num_envs_per_actor: int = 16
     """Environments each actor steps as one vector."""
     param_refresh_period_unrolls: int = 1

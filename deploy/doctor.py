@@ -94,7 +94,8 @@ def check_jax_devices(devices: list[str] | None, error: str | None, expect_platf
     platforms = sorted({device.split(":")[0] for device in devices})
     if expect_platform and expect_platform not in platforms:
         return Finding("jax devices", f"{shown} (expected {expect_platform})",
-                       f"JAX sees only {'/'.join(platforms)}, not {expect_platform}: {ACCELERATOR_FIX[expect_platform]}")
+                       f"JAX sees only {'/'.join(platforms)}, not {expect_platform}: "
+                       f"{ACCELERATOR_FIX[expect_platform]}")
     return Finding("jax devices", shown)
 
 

@@ -199,7 +199,7 @@ class Driver:
         self.books = [_ActorBook() for _ in self._actors]
 
     def _num_actors(self, ray) -> int:
-        """The configured count; with --address and none configured, one per CPU the cluster has beyond the learner's."""
+        """The configured count; with --address and none configured, one per cluster CPU beyond the learner's."""
         if self.config.num_actors or not self.config.address:
             return resolved_num_actors(self.config)
         spare = int(ray.cluster_resources().get("CPU", 0)) - 1

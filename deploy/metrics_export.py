@@ -10,7 +10,8 @@ from typing import Any
 
 # name -> (unit, meaning, report key); the report is the driver's dict.
 GAUGES: dict[str, tuple[str, str, str]] = {
-    "vtrax_env_frames_total": ("frames", "Environment frames stepped by all actors since the run began (4 per agent step on Atari).", "env_frames"),
+    "vtrax_env_frames_total": ("frames", "Environment frames stepped by all actors since the run began "
+                               "(4 per agent step on Atari).", "env_frames"),
     "vtrax_env_frames_per_second": ("frames/s", "Env frames per second over the last report period.", "frames_per_second"),
     "vtrax_learner_updates_total": ("updates", "Learner updates since the run began.", "learner_updates"),
     "vtrax_learner_updates_per_second": ("updates/s", "Learner updates per second over the last period.", "updates_per_second"),

@@ -25,7 +25,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--logdir", default="runs", help="Directory that holds run directories (default: runs).")
     parser.add_argument("--resume", metavar="RUN_DIR", default=None,
                         help="Continue RUN_DIR from its last checkpoint with counters intact.")
-    parser.add_argument("--quiet", action="store_true", help="No live display (the run directory still fills).")
+    parser.add_argument("--quiet", action="store_true",
+                        help="No live display, only the final summary line (the run directory still fills).")
     add_dataclass_flags(parser, TrainConfig, prefix="train.")
     add_dataclass_flags(parser, LearnerConfig, prefix="learner.", skip=("seed",))
 
@@ -75,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"vtrax train: {error}", file=sys.stderr)
             return 2
         raise
-    display.message(_summary_line(summary, run_dir))
+    print(_summary_line(summary, run_dir), flush=True)  # NOTE: also with --quiet: the one line a script reads
     return 0 if summary["stopped_because"] not in ("learner error", "all actors died") else 1
 
 
