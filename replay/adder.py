@@ -29,7 +29,7 @@ from typing import Mapping
 import numpy as np
 import reverb
 
-from replay.connection import wait_for_server
+from replay.connection import server_answers, wait_for_server
 from replay.specs import FieldSpec, check_step_spec
 from replay.tables import item_signature, signature_of
 
@@ -227,7 +227,7 @@ class SequenceAdder:
             now = time.monotonic()
             if now < next_probe:
                 continue
-            if _reachable(self._client):
+            if server_answers(self._client):
                 # NOTE: backpressure: the rate limiter holds the insert until the learner samples.
                 if outage_start is not None:
                     self._end_outage(outage_start)
@@ -263,11 +263,3 @@ def _describe(shape_dtype) -> str:
         return "nothing"
     shape, dtype = shape_dtype
     return f"{dtype.name}{list(shape)}"
-
-
-def _reachable(client: reverb.Client) -> bool:
-    try:
-        client.server_info(timeout=1)
-        return True
-    except Exception:  # noqa: BLE001 - any failure here means "not reachable right now"
-        return False

@@ -1,4 +1,4 @@
-"""Waiting for a replay server that is not up yet: retries with backoff, one log line."""
+"""Reaching the replay server: waiting for one not up yet (backoff, one log line), probing one."""
 
 from __future__ import annotations
 
@@ -51,6 +51,15 @@ def wait_for_server(client: reverb.Client, address: str, *, timeout_s: float, wh
                         who, address, _first_line(last_error), timeout_s)
         time.sleep(min(0.2 * wait_s, max(0.0, timeout_s - elapsed)))
         wait_s = min(2 * wait_s, 10)
+
+
+def server_answers(client: reverb.Client) -> bool:
+    """Whether the server answers `server_info` within a second right now."""
+    try:
+        client.server_info(timeout=1)
+        return True
+    except Exception:  # noqa: BLE001 - any failure here means "not answering right now"
+        return False
 
 
 def _first_line(error: BaseException | None) -> str:
