@@ -12,6 +12,7 @@ from actors.vector_env import VectorEnv, VectorStep
 
 _LAZY = {
     "ActionChoice": "actors.policy", "make_select_action": "actors.policy",
+    "make_recurrent_select_action": "actors.policy",
     "Actor": "actors.actor", "ActorConfig": "actors.actor", "Adder": "actors.actor",
     "ParameterSource": "actors.actor", "LocalParameterSource": "actors.param_source",
 }

@@ -16,6 +16,7 @@ import jax
 import numpy as np
 
 from actors.policy import ActionChoice
+from replay.specs import CORE_STATE_PREFIX
 from actors.vector_env import VectorEnv
 
 
@@ -59,8 +60,13 @@ class Actor:
     """Runs unrolls of a VectorEnv until told to stop; counts everything it does."""
 
     def __init__(self, env: VectorEnv, select_action: Callable[..., ActionChoice], adder: Adder,
-                 params_source: ParameterSource, config: ActorConfig, *, first_params_timeout_s: float = 300.0):
+                 params_source: ParameterSource, config: ActorConfig, *, first_params_timeout_s: float = 300.0,
+                 initial_core_state: dict[str, np.ndarray] | None = None):
+        """`initial_core_state` ({name: [E, H]}) makes the actor recurrent: `select_action` then takes
+        `core_state=` and `should_reset=`, and every step stores `core_state/<name>`."""
         self._env, self._select_action, self._adder = env, select_action, adder
+        self._core_state = initial_core_state
+        self._should_reset = np.zeros(env.num_envs, bool)
         self._params_source, self._config = params_source, config
         self._rng_key = jax.random.PRNGKey(config.seed)
         self._version, params = params_source.wait_first(first_params_timeout_s)
@@ -95,18 +101,29 @@ class Actor:
 
     def _act_once(self) -> None:
         clock = time.perf_counter()
-        choice = self._select_action(self._params, self._observation, self._rng_key, self._steps % (2**31))
+        step_index = self._steps % (2**31)
+        if self._core_state is None:
+            choice = self._select_action(self._params, self._observation, self._rng_key, step_index)
+        else:
+            choice = self._select_action(self._params, self._observation, self._rng_key, step_index,
+                                         core_state=self._core_state, should_reset=self._should_reset)
         clock = self._tick("inference", clock)
         transition = self._env.step(choice.action)
         clock = self._tick("env", clock)
-        self._adder.append({
+        step = {
             "observation": self._observation,
             "action": choice.action,
             "reward": transition.reward,
             "discount": transition.discount,
             "behaviour_logits": choice.logits,
             "param_version": np.full(self._env.num_envs, self._version, np.int32),
-        })
+        }
+        if self._core_state is not None:
+            # NOTE: the state this step acted from; the learner unrolls each item from its first one.
+            step.update({CORE_STATE_PREFIX + name: value for name, value in choice.core_state.items()})
+            self._core_state = choice.next_core_state
+            self._should_reset = transition.discount == 0  # the next observation starts an episode
+        self._adder.append(step)
         self._tick("adder", clock)
         self._observation = transition.observation
         self._steps += 1

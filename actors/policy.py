@@ -16,10 +16,17 @@ ApplyFn = Callable[..., tuple[jax.Array, jax.Array]]
 
 
 class ActionChoice(NamedTuple):
-    """action: int32 [E]; logits: float32 [E, A] (the behaviour policy's, for V-trace)."""
+    """action: int32 [E]; logits: float32 [E, A] (the behaviour policy's, for V-trace).
+
+    Recurrent policies also return `core_state`, the state each env acted from
+    (after the reset at an episode start; what the trajectory stores), and
+    `next_core_state`, the state to act from at the next step ({name: [E, H]}).
+    """
 
     action: np.ndarray
     logits: np.ndarray
+    core_state: dict[str, np.ndarray] | None = None
+    next_core_state: dict[str, Any] | None = None
 
 
 def make_select_action(apply_fn: ApplyFn, *, greedy: bool = False) -> Callable[..., ActionChoice]:
@@ -45,3 +52,44 @@ def make_select_action(apply_fn: ApplyFn, *, greedy: bool = False) -> Callable[.
         return ActionChoice(action, logits)
 
     return select_action
+
+
+def make_recurrent_select_action(unroll_fn: Callable[..., Any], initial_state_fn: Callable[[int], Any], *,
+                                 greedy: bool = False) -> Callable[..., ActionChoice]:
+    """A jitted recurrent `select_action(params, observation [E, ...], rng_key, step, *, core_state,
+    should_reset [E]) -> ActionChoice` with `core_state` and `next_core_state` set.
+
+    Where `should_reset` is set (the env's previous step ended an episode) the env
+    acts from the initial state, as the learner's unroll resets it there; the
+    state acted from is returned so the trajectory can store it.
+
+    Args:
+      unroll_fn: `unroll(params, observation [T, E, ...], should_reset [T, E], core_state)
+        -> ((logits [T, E, A], value [T, E]), next_core_state)`.
+      initial_state_fn: `initial_state(batch_size) -> {name: [batch_size, H]}`.
+      greedy: argmax instead of sampling.
+    """
+
+    @jax.jit
+    def select(params, observation, core_state, should_reset, rng_key, step):
+        initial = initial_state_fn(observation.shape[0])
+        state_in = jax.tree_util.tree_map(
+            lambda first, current: jnp.where(should_reset[:, None], first, current), initial, core_state)
+        no_reset = jnp.zeros((1, observation.shape[0]), bool)  # [1, E]: the reset is already in state_in
+        (logits, _), next_state = unroll_fn(params, observation[None], no_reset, state_in)
+        logits = logits[0]  # [E, A]
+        if greedy:
+            action = jnp.argmax(logits, axis=-1)
+        else:
+            action = jax.random.categorical(jax.random.fold_in(rng_key, step), logits, axis=-1)
+        return action.astype(jnp.int32), logits.astype(jnp.float32), state_in, next_state
+
+    def select_action(params: Any, observation: np.ndarray, rng_key: jax.Array, step: int, *,
+                      core_state: Any, should_reset: np.ndarray) -> ActionChoice:
+        action, logits, state_in, next_state = select(params, observation, core_state, should_reset, rng_key,
+                                                      np.int32(step))
+        action, logits, state_in = jax.device_get((action, logits, state_in))
+        return ActionChoice(action, logits, state_in, next_state)
+
+    return select_action
+

@@ -26,6 +26,10 @@ class TrainConfig:
     """Agent network: 'mlp' (vector observations), 'impala_deep' or 'impala_shallow' (Atari)."""
     hidden_sizes: tuple[int, ...] = (64, 64)
     """MLP torso layer sizes (mlp network only)."""
+    use_lstm: bool = False
+    """Add an LSTM core between torso and heads (impala_deep / impala_shallow only)."""
+    lstm_size: int = 256
+    """LSTM width when use_lstm is on."""
     num_actors: int = 0
     """Actor processes; 0: one per spare core locally (at least 1), one per spare cluster CPU with --address."""
     num_envs_per_actor: int = 16
@@ -71,6 +75,11 @@ class TrainConfig:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)!r}")
         if self.stop_at_target and self.target_return is None:
             raise ValueError("stop_at_target needs target_return; set --target-return or drop --stop-at-target")
+        if self.use_lstm and self.network == "mlp":
+            raise ValueError("use_lstm needs an IMPALA network; pass --network impala_deep or impala_shallow, "
+                             "or drop --use-lstm")
+        if self.lstm_size < 1:
+            raise ValueError(f"lstm_size must be >= 1, got {self.lstm_size}")
         if not self.hidden_sizes or min(self.hidden_sizes) < 1:
             raise ValueError(f"hidden_sizes must be positive layer sizes, got {self.hidden_sizes!r}")
 
@@ -93,6 +102,18 @@ class TrainConfig:
         if unknown:
             raise ValueError(f"unknown TrainConfig fields {unknown}; known fields are {sorted(known)}")
         return cls(**values)
+
+
+def network_options(config: TrainConfig) -> dict[str, Any]:
+    """Keyword arguments of `learner.make_network` for this config (learner, actors, eval and serve agree)."""
+    if config.network == "mlp":
+        return {"hidden_sizes": tuple(config.hidden_sizes)}
+    return {"use_lstm": config.use_lstm, "lstm_size": config.lstm_size}
+
+
+def core_state_shapes(config: TrainConfig) -> dict[str, tuple[int, ...]] | None:
+    """Per-env shapes of the recurrent state the actors store (None for feed-forward networks)."""
+    return {"hidden": (config.lstm_size,), "cell": (config.lstm_size,)} if config.use_lstm else None
 
 
 def resolved_num_actors(config: TrainConfig) -> int:

@@ -17,28 +17,40 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def evaluate(run_dir: Path, *, episodes: int, greedy: bool, seed: int, video: str | None = None) -> dict:
-    """Returns {'returns': [...], 'mean': m, 'std': s, 'checkpoint_step': k}."""
+    """Returns {'returns': [...], 'mean': m, 'std': s, 'episodes': n, 'greedy': g, 'env_id': id}."""
+    import functools
+
     import jax
     import numpy as np
 
-    from actors import make_env, make_select_action
-    from deploy.config import TrainConfig
+    from actors import make_env, make_recurrent_select_action, make_select_action
+    from deploy.config import TrainConfig, network_options
     from deploy.run_dir import read_json
     from learner import load_params, make_network
 
     config = TrainConfig.from_dict(read_json(run_dir / "config.json"))
     env = make_env(config.env_id, seed=seed)
-    network = make_network(config.network, int(env.action_space.n), hidden_sizes=tuple(config.hidden_sizes))
+    network = make_network(config.network, int(env.action_space.n), **network_options(config))
     params = jax.device_put(load_params(str(run_dir / "checkpoints")))
-    select_action = make_select_action(network.apply, greedy=greedy)
+    if network.is_recurrent:
+        recurrent = make_recurrent_select_action(network.unroll, network.initial_state, greedy=greedy)
+    else:
+        select_action = make_select_action(network.apply, greedy=greedy)
     key, returns, frames = jax.random.PRNGKey(seed), [], []
     for episode in range(episodes):
         observation, _ = env.reset(seed=seed + episode)
         total, done, step = 0.0, False, 0
+        if network.is_recurrent:  # a fresh core state per episode, carried from step to step
+            core_state = network.initial_state(1)
+            select_action = functools.partial(recurrent, core_state=core_state, should_reset=np.zeros(1, bool))
         while not done:
             if video and episode == 0:
                 frames.append(_render(env))
-            action = select_action(params, observation[None], key, step).action[0]
+            choice = select_action(params, observation[None], key, step)
+            if network.is_recurrent:
+                select_action = functools.partial(recurrent, core_state=choice.next_core_state,
+                                                  should_reset=np.zeros(1, bool))
+            action = choice.action[0]
             observation, reward, terminated, truncated, _ = env.step(int(action))
             total, done, step = total + float(reward), terminated or truncated, step + 1
         returns.append(total)

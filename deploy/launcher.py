@@ -166,8 +166,9 @@ class Driver:
         from deploy.workers import TABLE, step_spec
 
         self._replay = replay.ReplayServerProcess(
-            kind="queue", table=TABLE, step_spec=step_spec(self.spec), num_envs=self.config.num_envs_per_actor,
-            unroll_length=self.config.unroll_length, max_size=self.config.max_queue_size,
+            kind="queue", table=TABLE, step_spec=step_spec(self.spec, self.config),
+            num_envs=self.config.num_envs_per_actor, unroll_length=self.config.unroll_length,
+            max_size=self.config.max_queue_size,
             checkpoint_dir=None, host=host)
         self.replay_address = self._replay.address
 

@@ -23,17 +23,20 @@ TABLE = "impala"
 
 
 def _network(config, spec):
+    from deploy.config import network_options
     from learner import make_network
 
-    hidden = tuple(config.hidden_sizes)
-    return make_network(config.network, spec.num_actions, hidden_sizes=hidden)
+    return make_network(config.network, spec.num_actions, **network_options(config))
 
 
-def step_spec(spec):
-    """The replay fields one actor step writes, from the environment's spec."""
+def step_spec(spec, config):
+    """The replay fields one actor step writes, from the environment's spec and the agent's core state."""
     import replay
 
-    return replay.impala_step_spec(spec.observation_shape, spec.observation_dtype, spec.num_actions)
+    from deploy.config import core_state_shapes
+
+    return replay.impala_step_spec(spec.observation_shape, spec.observation_dtype, spec.num_actions,
+                                   core_state_shapes=core_state_shapes(config))
 
 
 class LearnerWorker:
@@ -179,12 +182,17 @@ class ActorWorker:
         seed = config.seed * 1000 + 17 * (index + 1)
         network = _network(config, spec)
         self._env = actors.VectorEnv(config.env_id, config.num_envs_per_actor, seed=seed)
-        self._adder = replay.SequenceAdder(replay_address, TABLE, step_spec(spec), config.num_envs_per_actor,
-                                           config.unroll_length)
+        self._adder = replay.SequenceAdder(replay_address, TABLE, step_spec(spec, config),
+                                           config.num_envs_per_actor, config.unroll_length)
         actor_config = actors.ActorConfig(unroll_length=config.unroll_length, seed=seed,
                                           param_refresh_period_unrolls=config.param_refresh_period_unrolls)
-        self._actor = actors.Actor(self._env, actors.make_select_action(network.apply), self._adder,
-                                   RayParameterSource(learner_handle), actor_config)
+        if network.is_recurrent:
+            select_action = actors.make_recurrent_select_action(network.unroll, network.initial_state)
+            initial_core_state = network.initial_state(config.num_envs_per_actor)
+        else:
+            select_action, initial_core_state = actors.make_select_action(network.apply), None
+        self._actor = actors.Actor(self._env, select_action, self._adder, RayParameterSource(learner_handle),
+                                   actor_config, initial_core_state=initial_core_state)
         self._stop = threading.Event()
         self._error: str | None = None
         self._thread = threading.Thread(target=self._run, name=f"actor-{index}", daemon=True)

@@ -28,13 +28,14 @@ def write_initial_run(run_dir: str | Path, config: TrainConfig | None = None, *,
     import numpy as np
 
     from actors import env_spec
+    from deploy.config import network_options
     from learner import init_state, make_network, save_checkpoint
 
     config = config or TrainConfig()
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     spec = env_spec(config.env_id)
-    network = make_network(config.network, spec.num_actions, hidden_sizes=tuple(config.hidden_sizes))
+    network = make_network(config.network, spec.num_actions, **network_options(config))
     example = np.zeros((1, 1, *spec.observation_shape), spec.observation_dtype)
     state = init_state(config.learner, network, example, jax.random.PRNGKey(seed))
     state = state._replace(step=jnp.asarray(step, jnp.int32))

@@ -74,3 +74,49 @@ def test_actor_behaviour_logits_are_the_policy_at_the_observation(server):
 def test_parameter_source_times_out_with_a_fix():
     with pytest.raises(TimeoutError, match="publish"):
         LocalParameterSource().wait_first(0.05)
+
+
+def test_recurrent_select_action_resets_only_where_an_episode_starts():
+    from actors import make_recurrent_select_action
+
+    network = make_network("impala_shallow", 6, use_lstm=True, lstm_size=8)
+    observation = np.random.default_rng(0).integers(0, 255, (2, 84, 84, 4), dtype=np.uint8)
+    params = network.init(jax.random.PRNGKey(0), observation[None])
+    select = make_recurrent_select_action(network.unroll, network.initial_state)
+    first = select(params, observation, jax.random.PRNGKey(1), 0, core_state=network.initial_state(2),
+                   should_reset=np.zeros(2, bool))
+    second = select(params, observation, jax.random.PRNGKey(1), 1, core_state=first.next_core_state,
+                    should_reset=np.array([True, False]))
+    np.testing.assert_array_equal(second.core_state["hidden"][0], np.zeros(8))  # env 0 starts afresh
+    np.testing.assert_allclose(second.core_state["hidden"][1], np.asarray(first.next_core_state["hidden"][1]))
+    assert np.abs(second.core_state["hidden"][1]).sum() > 0
+
+
+def test_recurrent_actor_stores_the_core_state_the_learner_reproduces_its_logits_from():
+    from actors import make_recurrent_select_action
+    from learner.loss import network_outputs
+
+    num_envs, unroll, lstm_size = 2, 4, 8
+    network = make_network("impala_shallow", 6, use_lstm=True, lstm_size=lstm_size)
+    spec = replay.impala_step_spec((84, 84, 4), np.uint8, 6,
+                                   core_state_shapes={"hidden": (lstm_size,), "cell": (lstm_size,)})
+    handle = replay.start_server(replay.make_tables("queue", "impala", spec, num_envs, unroll, max_size=100))
+    try:
+        params = network.init(jax.random.PRNGKey(2), np.zeros((1, 1, 84, 84, 4), np.uint8))
+        source = LocalParameterSource()
+        source.publish(0, params)
+        adder = replay.SequenceAdder(handle.address, "impala", spec, num_envs, unroll)
+        actor = Actor(VectorEnv("ALE/Pong-v5", num_envs, seed=3),
+                      make_recurrent_select_action(network.unroll, network.initial_state), adder, source,
+                      ActorConfig(unroll_length=unroll, seed=3), initial_core_state=network.initial_state(num_envs))
+        actor.run(threading.Event(), max_unrolls=3)
+        adder.flush()
+        with replay.ReplayDataset(handle.address, "impala", batch_size=num_envs) as dataset:
+            next(dataset)
+            batch = {key: value[0] for key, value in next(dataset).items()}  # the 2nd item: a carried state
+        assert np.abs(batch["core_state/hidden"][:, 0]).sum() > 0
+        logits, _ = network_outputs(network, params, batch)  # [B, T+1, A], unrolled from the stored state
+        np.testing.assert_allclose(logits, batch["behaviour_logits"], rtol=1e-4, atol=1e-4)
+        adder.close()
+    finally:
+        handle.stop()

@@ -44,3 +44,19 @@ def test_display_block_shows_actor_stages_and_episode_length():
               "actor_ms_per_step": {"env": 0.5, "inference": 0.25}, "episode_length_mean_last100": 20.0}
     text = "\n".join(format_block(report))
     assert "inference 0.250" in text and "env 0.500" in text and "episode length    20.00" in text
+
+
+def test_lstm_config_validates_and_shapes_the_stored_core_state():
+    import dataclasses
+
+    import pytest
+
+    from deploy.config import TrainConfig, core_state_shapes, network_options
+
+    with pytest.raises(ValueError, match="use_lstm needs an IMPALA network"):
+        TrainConfig(network="mlp", use_lstm=True)
+    config = dataclasses.replace(preset("atari"), network="impala_shallow", use_lstm=True, lstm_size=16)
+    assert core_state_shapes(config) == {"hidden": (16,), "cell": (16,)}
+    assert network_options(config) == {"use_lstm": True, "lstm_size": 16}
+    assert core_state_shapes(preset("cartpole")) is None
+    assert TrainConfig.from_dict(config.to_dict()) == config
