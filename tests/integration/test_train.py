@@ -1,5 +1,6 @@
 """`vtrax train` end to end: real local Ray, Reverb server process, learner and 2 actors."""
 
+import contextlib
 import json
 import os
 import signal
@@ -46,22 +47,27 @@ def _progress(run_dir: Path):
         return None
 
 
-def test_train_learns_survives_an_actor_kill_and_resumes(tmp_path):
-    before = _ray_processes()
-    child = subprocess.Popen([*TRAIN, "--num-actors", "2", "--num-envs-per-actor", "16", "--max-seconds", "60",
-                              "--stop-at-target", "false",
-                              "--logdir", str(tmp_path), "--report-period-s", "0.5"],
+@contextlib.contextmanager
+def _training(tmp_path: Path, *flags: str):
+    """A `vtrax train` child process writing under `tmp_path`: yields (child, run_dir); killed if still running."""
+    child = subprocess.Popen([*TRAIN, "--logdir", str(tmp_path), "--report-period-s", "0.5", *flags],
                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
-        run_dir = _wait_for(lambda: next(tmp_path.glob("CartPole-v1-*"), None), 60, "the run directory")
+        yield child, _wait_for(lambda: next(tmp_path.glob("CartPole-v1-*"), None), 60, "the run directory")
+    finally:
+        if child.poll() is None:
+            child.kill()
+
+
+def test_train_learns_survives_an_actor_kill_and_resumes(tmp_path):
+    before = _ray_processes()
+    flags = ("--num-actors", "2", "--num-envs-per-actor", "16", "--max-seconds", "60", "--stop-at-target", "false")
+    with _training(tmp_path, *flags) as (child, run_dir):
         progress = _wait_for(lambda: (p := _progress(run_dir)) and p["env_frames"] > 2000 and all(p["actor_pids"]) and p,
                              120, "frames to flow from both actors")
         os.kill(progress["actor_pids"][0], signal.SIGKILL)
         frames_at_kill = progress["env_frames"]
         output, _ = child.communicate(timeout=180)
-    finally:
-        if child.poll() is None:
-            child.kill()
     assert child.returncode == 0, output
     summary = json.loads((run_dir / "summary.json").read_text())
     assert summary["stopped_because"] == "max_seconds"
@@ -101,17 +107,11 @@ def test_train_learns_survives_an_actor_kill_and_resumes(tmp_path):
 
 def test_sigterm_stops_cleanly_with_a_final_checkpoint_and_summary(tmp_path):
     before = _ray_processes()
-    child = subprocess.Popen([*TRAIN, "--num-actors", "1", "--max-seconds", "120", "--stop-at-target", "false",
-                              "--logdir", str(tmp_path), "--report-period-s", "0.5"],
-                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    try:
-        run_dir = _wait_for(lambda: next(tmp_path.glob("CartPole-v1-*"), None), 60, "the run directory")
+    flags = ("--num-actors", "1", "--max-seconds", "120", "--stop-at-target", "false")
+    with _training(tmp_path, *flags) as (child, run_dir):
         _wait_for(lambda: (p := _progress(run_dir)) and p["learner_updates"] > 0, 120, "learner updates")
         child.send_signal(signal.SIGTERM)
         output, _ = child.communicate(timeout=120)
-    finally:
-        if child.poll() is None:
-            child.kill()
     assert child.returncode == 0, output
     summary = json.loads((run_dir / "summary.json").read_text())
     assert summary["stopped_because"] == "SIGTERM"
