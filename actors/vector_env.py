@@ -52,6 +52,7 @@ class _NativeVector:
         self._env_id, self._num_envs, self._seed = env_id, num_envs, seed
         self._env = gym.make_vec(env_id, num_envs=num_envs, vectorization_mode="vector_entry_point")
         self._ending = np.zeros(num_envs, dtype=bool)
+        self._no_crash = np.zeros(num_envs, dtype=bool)  # read-only: returned by every step that did not raise
         self.env_errors = 0
 
     def reset(self) -> np.ndarray:
@@ -73,7 +74,7 @@ class _NativeVector:
             return observation, np.zeros(self._num_envs, np.float32), ended, ended, ~ended, ended
         valid = ~self._ending
         self._ending = terminated | truncated
-        return observation, reward, terminated, truncated, valid, np.zeros(self._num_envs, dtype=bool)
+        return observation, reward, terminated, truncated, valid, self._no_crash
 
     def close(self) -> None:
         self._env.close()

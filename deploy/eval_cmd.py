@@ -18,8 +18,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def evaluate(run_dir: Path, *, episodes: int, greedy: bool, seed: int, video: str | None = None) -> dict:
     """Returns {'returns': [...], 'mean': m, 'std': s, 'episodes': n, 'greedy': g, 'env_id': id}."""
-    import functools
-
     import jax
     import numpy as np
 
@@ -33,23 +31,22 @@ def evaluate(run_dir: Path, *, episodes: int, greedy: bool, seed: int, video: st
     network = make_network(config.network, int(env.action_space.n), **network_options(config))
     params = jax.device_put(load_params(str(run_dir / "checkpoints")))
     if network.is_recurrent:
-        recurrent = make_recurrent_select_action(network.unroll, network.initial_state, greedy=greedy)
+        select_action = make_recurrent_select_action(network.unroll, network.initial_state, greedy=greedy)
     else:
         select_action = make_select_action(network.apply, greedy=greedy)
     key, returns, frames = jax.random.PRNGKey(seed), [], []
     for episode in range(episodes):
         observation, _ = env.reset(seed=seed + episode)
         total, done, step = 0.0, False, 0
-        if network.is_recurrent:  # a fresh core state per episode, carried from step to step
-            core_state = network.initial_state(1)
-            select_action = functools.partial(recurrent, core_state=core_state, should_reset=np.zeros(1, bool))
+        # A fresh core state per episode, carried from step to step (empty for feed-forward networks).
+        recurrent = ({"core_state": network.initial_state(1), "should_reset": np.zeros(1, bool)}
+                     if network.is_recurrent else {})
         while not done:
             if video and episode == 0:
                 frames.append(_render(env))
-            choice = select_action(params, observation[None], key, step)
-            if network.is_recurrent:
-                select_action = functools.partial(recurrent, core_state=choice.next_core_state,
-                                                  should_reset=np.zeros(1, bool))
+            choice = select_action(params, observation[None], key, step, **recurrent)
+            if recurrent:
+                recurrent["core_state"] = choice.next_core_state
             action = choice.action[0]
             observation, reward, terminated, truncated, _ = env.step(int(action))
             total, done, step = total + float(reward), terminated or truncated, step + 1
