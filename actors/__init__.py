@@ -6,15 +6,15 @@ before anything heavy loads; the policy and actor load on first use.
 
 import importlib
 
-from actors.environments import EnvSpec, env_spec, make_env
-from actors.errors import EnvironmentSetupError
-from actors.vector_env import VectorEnv, VectorStep
+from vtrax.actors.environments import EnvSpec, env_spec, make_env
+from vtrax.actors.errors import EnvironmentSetupError
+from vtrax.actors.vector_env import VectorEnv, VectorStep
 
 _LAZY = {
-    "ActionChoice": "actors.policy", "make_select_action": "actors.policy",
-    "make_recurrent_select_action": "actors.policy",
-    "Actor": "actors.actor", "ActorConfig": "actors.actor", "Adder": "actors.actor",
-    "ParameterSource": "actors.actor", "LocalParameterSource": "actors.param_source",
+    "ActionChoice": "vtrax.actors.policy", "make_select_action": "vtrax.actors.policy",
+    "make_recurrent_select_action": "vtrax.actors.policy",
+    "Actor": "vtrax.actors.actor", "ActorConfig": "vtrax.actors.actor", "Adder": "vtrax.actors.actor",
+    "ParameterSource": "vtrax.actors.actor", "LocalParameterSource": "vtrax.actors.param_source",
 }
 
 __all__ = ["EnvSpec", "EnvironmentSetupError", "VectorEnv", "VectorStep", "env_spec", "make_env", *_LAZY]

@@ -15,9 +15,9 @@ from typing import Any, Callable, Protocol
 import jax
 import numpy as np
 
-from actors.policy import ActionChoice
-from replay.specs import CORE_STATE_PREFIX
-from actors.vector_env import VectorEnv
+from vtrax.actors.policy import ActionChoice
+from vtrax.replay.specs import CORE_STATE_PREFIX
+from vtrax.actors.vector_env import VectorEnv
 
 
 class ParameterSource(Protocol):

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import gymnasium as gym
 import numpy as np
 
-from actors.errors import EnvironmentSetupError
+from vtrax.actors.errors import EnvironmentSetupError
 
 ATARI_PREFIX = "ALE/"
 ATARI_FRAME_SHAPE = (84, 84, 4)

@@ -25,7 +25,7 @@ from typing import NamedTuple
 import gymnasium as gym
 import numpy as np
 
-from actors.environments import ATARI_PREFIX, frames_per_step, make_env
+from vtrax.actors.environments import ATARI_PREFIX, frames_per_step, make_env
 
 log = logging.getLogger(__name__)
 

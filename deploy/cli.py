@@ -15,23 +15,23 @@ from importlib import metadata
 
 # name -> (module, one-line help). Keep sorted by how often users need them.
 COMMANDS: dict[str, tuple[str, str]] = {
-    "train": ("deploy.train_cmd", "Train an agent (local by default, --address auto on a Ray cluster)."),
-    "eval": ("deploy.eval_cmd", "Evaluate the latest checkpoint of a run directory."),
-    "replay-server": ("deploy.replay_server_cmd", "Run a Reverb replay server as its own process."),
-    "bench": ("deploy.cli", "Run a benchmark: rl-ops, nets, replay, learner, e2e, serve."),
-    "doctor": ("deploy.doctor", "Check the installation and print a one-line fix for each problem."),
-    "serve": ("deploy.serve_cmd", "Serve a run's policy and status over gRPC (Act, GetStatus, WatchMetrics, health)."),
-    "status": ("deploy.status_cmd", "Show the running job's frames, updates, return, replay and actors (from Ray)."),
+    "train": ("vtrax.deploy.commands.train", "Train an agent (local by default, --address auto on a Ray cluster)."),
+    "eval": ("vtrax.deploy.commands.evaluate", "Evaluate the latest checkpoint of a run directory."),
+    "replay-server": ("vtrax.deploy.commands.replay_server", "Run a Reverb replay server as its own process."),
+    "bench": ("vtrax.deploy.cli", "Run a benchmark: rl-ops, nets, replay, learner, e2e, serve."),
+    "doctor": ("vtrax.deploy.commands.doctor", "Check the installation and print a one-line fix for each problem."),
+    "serve": ("vtrax.deploy.commands.serve", "Serve a run's policy and status over gRPC (Act, GetStatus, WatchMetrics, health)."),
+    "status": ("vtrax.deploy.commands.status", "Show the running job's frames, updates, return, replay and actors (from Ray)."),
 }
 
 # bench target -> module with add_arguments(parser) / run(args).
 BENCH_TARGETS: dict[str, tuple[str, str]] = {
-    "rl-ops": ("deploy.bench_rl_ops", "V-trace and TD(lambda) microbenchmarks."),
-    "nets": ("deploy.bench_nets", "IMPALA deep net and MLP forward / forward+backward."),
-    "replay": ("deploy.bench_replay", "Reverb write/sample throughput vs a one-env-per-writer baseline."),
-    "learner": ("deploy.bench_learner", "Learner updates/s and frames/s on synthetic batches."),
-    "e2e": ("deploy.bench_e2e", "End-to-end CartPole: seconds/frames to target, frames/s, peak PSS."),
-    "serve": ("deploy.bench_serve", "vtrax serve under N concurrent local clients: throughput, p50/p99 latency."),
+    "rl-ops": ("vtrax.deploy.bench.rl_ops", "V-trace and TD(lambda) microbenchmarks."),
+    "nets": ("vtrax.deploy.bench.nets", "IMPALA deep net and MLP forward / forward+backward."),
+    "replay": ("vtrax.deploy.bench.replay", "Reverb write/sample throughput vs a one-env-per-writer baseline."),
+    "learner": ("vtrax.deploy.bench.learner", "Learner updates/s and frames/s on synthetic batches."),
+    "e2e": ("vtrax.deploy.bench.e2e", "End-to-end CartPole: seconds/frames to target, frames/s, peak PSS."),
+    "serve": ("vtrax.deploy.bench.serve", "vtrax serve under N concurrent local clients: throughput, p50/p99 latency."),
 }
 
 

@@ -11,7 +11,7 @@ import dataclasses
 import os
 from typing import Any
 
-from learner.config import LearnerConfig, atari_config, cartpole_config
+from vtrax.learner.config import LearnerConfig, atari_config, cartpole_config
 
 NETWORKS = ("mlp", "impala_deep", "impala_shallow")
 

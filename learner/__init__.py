@@ -4,16 +4,16 @@
 or TensorFlow), so the update and its benchmark run on any JAX install.
 """
 
-from learner.batch import check_batch, select_batch_keys, synthetic_batch
-from learner.checkpoint import (Checkpoint, CheckpointMismatchError, latest_checkpoint, list_checkpoints, load_params,
+from vtrax.learner.batch import check_batch, select_batch_keys, synthetic_batch
+from vtrax.learner.checkpoint import (Checkpoint, CheckpointMismatchError, latest_checkpoint, list_checkpoints, load_params,
                                 restore_checkpoint, save_checkpoint)
-from learner.config import LearnerConfig, atari_config, cartpole_config, field_help, frames_per_update
-from learner.loop import Learner, NonFiniteUpdatesError
-from learner.loss import LossOutputs, clip_rewards, make_loss
-from learner.network import NETWORK_KINDS, AgentNetwork, make_network
-from learner.optimizer import learning_rate_schedule, make_optimizer
-from learner.state import TrainingState, host_copy, init_state, replicate, unreplicate
-from learner.update import METRIC_NAMES, make_update, make_update_step
+from vtrax.learner.config import LearnerConfig, atari_config, cartpole_config, field_help, frames_per_update
+from vtrax.learner.loop import Learner, NonFiniteUpdatesError
+from vtrax.learner.loss import LossOutputs, clip_rewards, make_loss
+from vtrax.learner.network import NETWORK_KINDS, AgentNetwork, make_network
+from vtrax.learner.optimizer import learning_rate_schedule, make_optimizer
+from vtrax.learner.state import TrainingState, host_copy, init_state, replicate, unreplicate
+from vtrax.learner.update import METRIC_NAMES, make_update, make_update_step
 
 __all__ = [
     "AgentNetwork",

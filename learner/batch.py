@@ -19,9 +19,9 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from learner.config import LearnerConfig
-from learner.loss import BATCH_KEYS, CORE_STATE_PREFIX
-from learner.network import AgentNetwork
+from vtrax.learner.config import LearnerConfig
+from vtrax.learner.loss import BATCH_KEYS, CORE_STATE_PREFIX
+from vtrax.learner.network import AgentNetwork
 
 
 def select_batch_keys(batch: Mapping[str, Any], network: AgentNetwork) -> dict[str, Any]:

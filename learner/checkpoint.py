@@ -30,8 +30,8 @@ from typing import Any, NamedTuple
 import jax
 import numpy as np
 
-from learner.config import OPERATIONAL_FIELDS, LearnerConfig
-from learner.state import TrainingState
+from vtrax.learner.config import OPERATIONAL_FIELDS, LearnerConfig
+from vtrax.learner.state import TrainingState
 
 FORMAT_VERSION = 1
 _PREFIX = "ckpt-"

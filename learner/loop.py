@@ -15,12 +15,12 @@ from typing import Any, Callable, Iterable, Mapping
 import jax
 import numpy as np
 
-from learner.batch import check_batch, select_batch_keys
-from learner.checkpoint import restore_checkpoint, save_checkpoint
-from learner.config import LearnerConfig, frames_per_update
-from learner.network import AgentNetwork
-from learner.state import TrainingState, host_copy, init_state, replicate
-from learner.update import METRIC_NAMES, make_update
+from vtrax.learner.batch import check_batch, select_batch_keys
+from vtrax.learner.checkpoint import restore_checkpoint, save_checkpoint
+from vtrax.learner.config import LearnerConfig, frames_per_update
+from vtrax.learner.network import AgentNetwork
+from vtrax.learner.state import TrainingState, host_copy, init_state, replicate
+from vtrax.learner.update import METRIC_NAMES, make_update
 
 Publish = Callable[[int, Any], None]
 MetricsCallback = Callable[[dict[str, float]], None]

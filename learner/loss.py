@@ -29,9 +29,9 @@ from typing import Any, Callable, Mapping, NamedTuple
 import jax
 import jax.numpy as jnp
 
-import rl_ops
-from learner.config import LearnerConfig
-from learner.network import AgentNetwork
+from vtrax import rl_ops
+from vtrax.learner.config import LearnerConfig
+from vtrax.learner.network import AgentNetwork
 
 Batch = Mapping[str, jax.Array]
 

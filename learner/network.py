@@ -18,7 +18,7 @@ from typing import Any, Callable, NamedTuple, Sequence
 import jax
 import jax.numpy as jnp
 
-import nets
+from vtrax import nets
 
 NETWORK_KINDS = ("mlp", "impala_deep", "impala_shallow")
 

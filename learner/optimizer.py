@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import optax
 
-from learner.config import LearnerConfig
+from vtrax.learner.config import LearnerConfig
 
 
 def learning_rate_schedule(config: LearnerConfig) -> optax.Schedule:

@@ -8,9 +8,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from learner.config import LearnerConfig
-from learner.network import AgentNetwork
-from learner.optimizer import make_optimizer
+from vtrax.learner.config import LearnerConfig
+from vtrax.learner.network import AgentNetwork
+from vtrax.learner.optimizer import make_optimizer
 
 
 class TrainingState(NamedTuple):

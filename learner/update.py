@@ -21,11 +21,11 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from learner.config import LearnerConfig
-from learner.loss import Batch, make_loss
-from learner.network import AgentNetwork
-from learner.optimizer import learning_rate_schedule, make_optimizer
-from learner.state import TrainingState
+from vtrax.learner.config import LearnerConfig
+from vtrax.learner.loss import Batch, make_loss
+from vtrax.learner.network import AgentNetwork
+from vtrax.learner.optimizer import learning_rate_schedule, make_optimizer
+from vtrax.learner.state import TrainingState
 
 Metrics = dict[str, jax.Array]
 UpdateFn = Callable[[TrainingState, Batch], tuple[TrainingState, Metrics]]

@@ -5,24 +5,24 @@ the class and function names, constructor arguments and parameter trees
 (`{module_path: {name: array}}`) are Haiku's.
 """
 
-from nets import errors, initializers
-from nets.agents import ImpalaDeepTorso, ImpalaNet, ImpalaShallowTorso, PolicyValueMLP
-from nets.base import current_name, get_parameter, get_state, running_init, set_state
-from nets.basic import BatchApply, Flatten, Sequential, dropout, one_hot
-from nets.conv import Conv2D
-from nets.embed import Embed
-from nets.errors import (InvalidRNGKeyError, MissingParameterError, MissingRNGError, MissingStateError,
+from vtrax.nets import errors, initializers
+from vtrax.nets.agents import ImpalaDeepTorso, ImpalaNet, ImpalaShallowTorso, PolicyValueMLP
+from vtrax.nets.base import current_name, get_parameter, get_state, running_init, set_state
+from vtrax.nets.basic import BatchApply, Flatten, Sequential, dropout, one_hot
+from vtrax.nets.conv import Conv2D
+from vtrax.nets.embed import Embed
+from vtrax.nets.errors import (InvalidRNGKeyError, MissingParameterError, MissingRNGError, MissingStateError,
                          ModuleNameError, ModuleOutsideTransformError, ParameterShapeError, UnsupportedStateError)
-from nets.layer_norm import LayerNorm
-from nets.linear import Linear
-from nets.mlp import MLP
-from nets.module import Module
-from nets.pooling import AvgPool, MaxPool, avg_pool, max_pool
-from nets.recurrent import GRU, LSTM, LSTMState, ResetCore, RNNCore, dynamic_unroll, static_unroll
-from nets.rng import PRNGSequence, maybe_next_rng_key, next_rng_key, reserve_rng_keys
-from nets.scan import scan
-from nets.torsos import ResidualBlock
-from nets.transform import Transformed, TransformedWithState, transform, transform_with_state, without_apply_rng
+from vtrax.nets.layer_norm import LayerNorm
+from vtrax.nets.linear import Linear
+from vtrax.nets.mlp import MLP
+from vtrax.nets.module import Module
+from vtrax.nets.pooling import AvgPool, MaxPool, avg_pool, max_pool
+from vtrax.nets.recurrent import GRU, LSTM, LSTMState, ResetCore, RNNCore, dynamic_unroll, static_unroll
+from vtrax.nets.rng import PRNGSequence, maybe_next_rng_key, next_rng_key, reserve_rng_keys
+from vtrax.nets.scan import scan
+from vtrax.nets.torsos import ResidualBlock
+from vtrax.nets.transform import Transformed, TransformedWithState, transform, transform_with_state, without_apply_rng
 
 __all__ = [
     # programming model

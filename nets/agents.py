@@ -25,11 +25,11 @@ from typing import Optional, Sequence
 import jax
 import jax.numpy as jnp
 
-from nets.linear import Linear
-from nets.mlp import MLP
-from nets.module import Module
-from nets.recurrent import LSTM, LSTMState, ResetCore, dynamic_unroll
-from nets.torsos import ImpalaDeepTorso, ImpalaShallowTorso
+from vtrax.nets.linear import Linear
+from vtrax.nets.mlp import MLP
+from vtrax.nets.module import Module
+from vtrax.nets.recurrent import LSTM, LSTMState, ResetCore, dynamic_unroll
+from vtrax.nets.torsos import ImpalaDeepTorso, ImpalaShallowTorso
 
 __all__ = ["PolicyValueMLP", "ImpalaDeepTorso", "ImpalaShallowTorso", "ImpalaNet", "TORSOS"]
 

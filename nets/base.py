@@ -22,7 +22,7 @@ from typing import Any, Callable, Iterator, Mapping, MutableMapping, NamedTuple,
 
 import jax.numpy as jnp
 
-from nets import errors
+from vtrax.nets import errors
 
 Params = Mapping[str, Mapping[str, Any]]
 State = Mapping[str, Mapping[str, Any]]

@@ -7,7 +7,7 @@ from typing import Any, Callable, Iterable, Optional
 import jax
 import jax.numpy as jnp
 
-from nets.module import Module
+from vtrax.nets.module import Module
 
 
 class Sequential(Module):

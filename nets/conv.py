@@ -9,9 +9,9 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-from nets import initializers
-from nets.base import Initializer, get_parameter
-from nets.module import Module
+from vtrax.nets import initializers
+from vtrax.nets.base import Initializer, get_parameter
+from vtrax.nets.module import Module
 
 IntOrPair = Union[int, Sequence[int]]
 Padding = Union[str, Sequence[Sequence[int]]]

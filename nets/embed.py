@@ -7,9 +7,9 @@ from typing import Any, Optional
 import jax
 import jax.numpy as jnp
 
-from nets import initializers
-from nets.base import Initializer, get_parameter
-from nets.module import Module
+from vtrax.nets import initializers
+from vtrax.nets.base import Initializer, get_parameter
+from vtrax.nets.module import Module
 
 _LOOKUP_STYLES = ("ARRAY_INDEX", "ONE_HOT")
 

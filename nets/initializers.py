@@ -13,7 +13,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from nets.rng import next_rng_key
+from vtrax.nets.rng import next_rng_key
 
 # stddev of a unit normal truncated to [-2, 2]; VarianceScaling divides by it so
 # that the truncated draw has the intended variance.

@@ -8,8 +8,8 @@ from typing import Optional, Sequence, Union
 import jax
 import jax.numpy as jnp
 
-from nets.base import Initializer, get_parameter
-from nets.module import Module
+from vtrax.nets.base import Initializer, get_parameter
+from vtrax.nets.module import Module
 
 Axes = Union[int, Sequence[int], slice]
 

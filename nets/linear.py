@@ -8,9 +8,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from nets import initializers
-from nets.base import Initializer, get_parameter
-from nets.module import Module
+from vtrax.nets import initializers
+from vtrax.nets.base import Initializer, get_parameter
+from vtrax.nets.module import Module
 
 
 class Linear(Module):

@@ -6,11 +6,11 @@ from typing import Any, Callable, Optional, Sequence
 
 import jax
 
-from nets.base import Initializer
-from nets.basic import dropout
-from nets.linear import Linear
-from nets.module import Module
-from nets.rng import PRNGSequence
+from vtrax.nets.base import Initializer
+from vtrax.nets.basic import dropout
+from vtrax.nets.linear import Linear
+from vtrax.nets.module import Module
+from vtrax.nets.rng import PRNGSequence
 
 
 class MLP(Module):

@@ -27,7 +27,7 @@ import inspect
 import re
 from typing import Any, Mapping, Optional
 
-from nets import base, errors
+from vtrax.nets import base, errors
 
 _CAMEL_TO_SNAKE = re.compile(r"((?<=[a-z0-9])[A-Z]|(?!^)[A-Z](?=[a-z]))")
 _VALID_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")

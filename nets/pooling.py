@@ -14,7 +14,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-from nets.module import Module
+from vtrax.nets.module import Module
 
 Size = Union[int, Sequence[int]]
 

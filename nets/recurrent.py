@@ -23,11 +23,11 @@ from typing import Any, NamedTuple, Optional
 import jax
 import jax.numpy as jnp
 
-from nets import initializers
-from nets.base import Initializer, get_parameter
-from nets.linear import Linear
-from nets.module import Module
-from nets.scan import scan
+from vtrax.nets import initializers
+from vtrax.nets.base import Initializer, get_parameter
+from vtrax.nets.linear import Linear
+from vtrax.nets.module import Module
+from vtrax.nets.scan import scan
 
 
 class LSTMState(NamedTuple):

@@ -15,7 +15,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from nets import base, errors
+from vtrax.nets import base, errors
 
 PRNGKey = Any
 

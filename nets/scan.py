@@ -21,7 +21,7 @@ from typing import Any, Callable, Optional, Tuple
 
 import jax
 
-from nets import base, rng as rng_lib
+from vtrax.nets import base, rng as rng_lib
 
 
 def scan(f: Callable[[Any, Any], Tuple[Any, Any]], init: Any, xs: Any, length: Optional[int] = None,

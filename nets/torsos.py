@@ -14,11 +14,11 @@ from typing import Optional
 import jax
 import jax.numpy as jnp
 
-from nets.basic import Flatten
-from nets.conv import Conv2D
-from nets.linear import Linear
-from nets.module import Module
-from nets.pooling import max_pool
+from vtrax.nets.basic import Flatten
+from vtrax.nets.conv import Conv2D
+from vtrax.nets.linear import Linear
+from vtrax.nets.module import Module
+from vtrax.nets.pooling import max_pool
 
 TORSO_OUTPUT_SIZE = 256
 DEEP_SECTION_CHANNELS = (16, 32, 32)

@@ -17,7 +17,7 @@ from __future__ import annotations
 import functools
 from typing import Any, Callable, Mapping, NamedTuple, Optional
 
-from nets import base, rng as rng_lib
+from vtrax.nets import base, rng as rng_lib
 
 
 class Transformed(NamedTuple):

@@ -13,27 +13,27 @@ from __future__ import annotations
 
 import importlib
 
-from replay.process import ReplayServerError, ReplayServerProcess
-from replay.sequences import SequenceBuffer, split_slabs, to_device_batch
-from replay.specs import CORE_STATE_PREFIX, FieldSpec, field_spec, impala_step_spec, step_nbytes
-from replay.table_config import (DEFAULT_CHECKPOINT_PERIOD_S, PRIORITIZED, QUEUE, TABLE_KINDS, UNIFORM,
+from vtrax.replay.process import ReplayServerError, ReplayServerProcess
+from vtrax.replay.sequences import SequenceBuffer, split_slabs, to_device_batch
+from vtrax.replay.specs import CORE_STATE_PREFIX, FieldSpec, field_spec, impala_step_spec, step_nbytes
+from vtrax.replay.table_config import (DEFAULT_CHECKPOINT_PERIOD_S, PRIORITIZED, QUEUE, TABLE_KINDS, UNIFORM,
                                  TableConfig)
 
 # name -> submodule that defines it (imports reverb/tensorflow).
 _LAZY = {
-    "make_tables": "replay.tables",
-    "build_table": "replay.tables",
-    "item_signature": "replay.tables",
-    "start_server": "replay.server",
-    "ReplayServer": "replay.server",
-    "serve": "replay.server_main",
-    "SequenceAdder": "replay.adder",
-    "ReplayConnectionError": "replay.adder",
-    "AdderClosedError": "replay.adder",
-    "ReplayDataset": "replay.dataset",
-    "ReplayDatasetError": "replay.dataset",
-    "INFO_FIELDS": "replay.dataset",
-    "info": "replay.server_info",
+    "make_tables": "vtrax.replay.tables",
+    "build_table": "vtrax.replay.tables",
+    "item_signature": "vtrax.replay.tables",
+    "start_server": "vtrax.replay.server",
+    "ReplayServer": "vtrax.replay.server",
+    "serve": "vtrax.replay.server_main",
+    "SequenceAdder": "vtrax.replay.adder",
+    "ReplayConnectionError": "vtrax.replay.adder",
+    "AdderClosedError": "vtrax.replay.adder",
+    "ReplayDataset": "vtrax.replay.dataset",
+    "ReplayDatasetError": "vtrax.replay.dataset",
+    "INFO_FIELDS": "vtrax.replay.dataset",
+    "info": "vtrax.replay.server_info",
 }
 
 __all__ = [

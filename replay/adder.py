@@ -29,9 +29,9 @@ from typing import Mapping
 import numpy as np
 import reverb
 
-from replay.connection import server_answers, wait_for_server
-from replay.specs import FieldSpec, check_step_spec
-from replay.tables import item_signature, signature_of
+from vtrax.replay.connection import server_answers, wait_for_server
+from vtrax.replay.specs import FieldSpec, check_step_spec
+from vtrax.replay.tables import item_signature, signature_of
 
 log = logging.getLogger(__name__)
 

@@ -28,8 +28,8 @@ import numpy as np
 import reverb
 import tensorflow as tf
 
-from replay.connection import server_answers, wait_for_server
-from replay.sequences import SequenceBuffer, repeat_per_env, split_slabs, to_device_batch
+from vtrax.replay.connection import server_answers, wait_for_server
+from vtrax.replay.sequences import SequenceBuffer, repeat_per_env, split_slabs, to_device_batch
 
 log = logging.getLogger(__name__)
 

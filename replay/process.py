@@ -20,8 +20,8 @@ import tempfile
 import time
 from typing import Any, Mapping, Sequence
 
-from replay.specs import FieldSpec
-from replay.table_config import DEFAULT_CHECKPOINT_PERIOD_S, TableConfig
+from vtrax.replay.specs import FieldSpec
+from vtrax.replay.table_config import DEFAULT_CHECKPOINT_PERIOD_S, TableConfig
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +63,7 @@ class ReplayServerProcess:
         self.log_path = log_path or os.path.join(self._workdir, "server.log")
         self.checkpoint_dir = os.path.abspath(checkpoint_dir) if checkpoint_dir else None
         ready_file = os.path.join(self._workdir, "ready.json")
-        command = [sys.executable, "-m", "replay.server_main",
+        command = [sys.executable, "-m", "vtrax.replay.server_main",
                    "--tables-json", json.dumps([t.to_json() for t in self.tables]),
                    "--host", host, "--ready-file", ready_file, "--parent-pid", str(os.getpid()),
                    "--checkpoint-period-s", str(checkpoint_period_s or 0)]

@@ -17,8 +17,8 @@ from typing import Sequence
 
 import reverb
 
-from replay.table_config import DEFAULT_CHECKPOINT_PERIOD_S, TableConfig
-from replay.tables import build_table
+from vtrax.replay.table_config import DEFAULT_CHECKPOINT_PERIOD_S, TableConfig
+from vtrax.replay.tables import build_table
 
 log = logging.getLogger(__name__)
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import reverb
 
-from replay.tables import signature_of
+from vtrax.replay.tables import signature_of
 
 
 def info(address: str, timeout_s: int = 5) -> dict[str, dict[str, Any]]:

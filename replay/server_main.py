@@ -18,8 +18,8 @@ import sys
 import threading
 from typing import Sequence
 
-from replay.server import start_server
-from replay.table_config import DEFAULT_CHECKPOINT_PERIOD_S, TableConfig
+from vtrax.replay.server import start_server
+from vtrax.replay.table_config import DEFAULT_CHECKPOINT_PERIOD_S, TableConfig
 
 log = logging.getLogger(__name__)
 

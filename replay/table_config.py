@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, Mapping
 
-from replay.specs import FieldSpec, check_step_spec, step_spec_from_json, step_spec_to_json
+from vtrax.replay.specs import FieldSpec, check_step_spec, step_spec_from_json, step_spec_to_json
 
 QUEUE = "queue"
 UNIFORM = "uniform"

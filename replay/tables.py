@@ -29,8 +29,8 @@ import numpy as np
 import reverb
 import tensorflow as tf
 
-from replay.specs import FieldSpec, check_step_spec
-from replay.table_config import QUEUE, UNIFORM, TableConfig
+from vtrax.replay.specs import FieldSpec, check_step_spec
+from vtrax.replay.table_config import QUEUE, UNIFORM, TableConfig
 
 
 def item_signature(step_spec: Mapping[str, FieldSpec], num_envs: int, unroll_length: int) -> dict[str, tf.TensorSpec]:

@@ -17,8 +17,8 @@ from typing import Any, Callable, NamedTuple, Optional
 import jax
 import jax.numpy as jnp
 
-from rl_ops import base
-from rl_ops.base import FLOAT, INT
+from vtrax.rl_ops import base
+from vtrax.rl_ops.base import FLOAT, INT
 
 Array = jax.Array
 

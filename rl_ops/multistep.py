@@ -21,8 +21,8 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from rl_ops import base
-from rl_ops.base import FLOAT, INT
+from vtrax.rl_ops import base
+from vtrax.rl_ops.base import FLOAT, INT
 
 Array = jax.Array
 

@@ -16,10 +16,10 @@ from typing import Any, Callable, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from rl_ops import base
-from rl_ops import multistep
-from rl_ops import transforms
-from rl_ops.base import FLOAT, INT
+from vtrax.rl_ops import base
+from vtrax.rl_ops import multistep
+from vtrax.rl_ops import transforms
+from vtrax.rl_ops.base import FLOAT, INT
 
 Array = jax.Array
 

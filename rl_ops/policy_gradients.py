@@ -12,9 +12,9 @@ from typing import Any, Optional
 import jax
 import jax.numpy as jnp
 
-from rl_ops import base
-from rl_ops import distributions
-from rl_ops.base import FLOAT, INT
+from vtrax.rl_ops import base
+from vtrax.rl_ops import distributions
+from vtrax.rl_ops.base import FLOAT, INT
 
 Array = jax.Array
 

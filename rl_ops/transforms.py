@@ -15,8 +15,8 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from rl_ops import base
-from rl_ops.base import FLOAT
+from vtrax.rl_ops import base
+from vtrax.rl_ops.base import FLOAT
 
 Array = jax.Array
 

@@ -14,9 +14,9 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from rl_ops import base
-from rl_ops import multistep
-from rl_ops.base import FLOAT, INT
+from vtrax.rl_ops import base
+from vtrax.rl_ops import multistep
+from vtrax.rl_ops.base import FLOAT, INT
 
 Array = jax.Array
 

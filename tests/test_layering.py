@@ -1,4 +1,4 @@
-"""The numerical core imports no reverb, ray or tensorflow (DESIGN.md, layering)."""
+"""The numerical core imports no reverb, ray or tensorflow (README.md, "The parts": layering)."""
 
 import json
 import subprocess
@@ -7,7 +7,7 @@ import sys
 import pytest
 
 FORBIDDEN = ("reverb", "ray", "tensorflow")
-CORE_MODULES = ["nets", "rl_ops", "learner.update"]
+CORE_MODULES = ["vtrax.nets", "vtrax.rl_ops", "vtrax.learner.update"]
 
 
 @pytest.mark.parametrize("module", CORE_MODULES)

@@ -20,9 +20,9 @@ import grpc
 import numpy as np
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from deploy.serve import vtrax_serve_pb2 as pb
-from deploy.serve import vtrax_serve_pb2_grpc as pb_grpc
-from deploy.serve.tensors import from_tensor, to_tensor
+from vtrax.deploy.serve import vtrax_serve_pb2 as pb
+from vtrax.deploy.serve import vtrax_serve_pb2_grpc as pb_grpc
+from vtrax.deploy.serve.tensors import from_tensor, to_tensor
 
 
 class ActResult(NamedTuple):

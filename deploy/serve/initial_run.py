@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from deploy.config import TrainConfig
-from deploy.run_dir import write_json_atomic
+from vtrax.deploy.config import TrainConfig
+from vtrax.deploy.runtime.run_dir import write_json_atomic
 
 
 def write_initial_run(run_dir: str | Path, config: TrainConfig | None = None, *, seed: int = 0,
@@ -27,9 +27,9 @@ def write_initial_run(run_dir: str | Path, config: TrainConfig | None = None, *,
     import jax.numpy as jnp
     import numpy as np
 
-    from actors import env_spec
-    from deploy.config import network_options
-    from learner import init_state, make_network, save_checkpoint
+    from vtrax.actors import env_spec
+    from vtrax.deploy.config import network_options
+    from vtrax.learner import init_state, make_network, save_checkpoint
 
     config = config or TrainConfig()
     run_dir = Path(run_dir)

@@ -18,7 +18,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from deploy.serve.source import PolicySource, ServeSetupError, checkpoint_meta
+from vtrax.deploy.serve.source import PolicySource, ServeSetupError, checkpoint_meta
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +50,7 @@ def network_from_description(description: dict[str, Any]):
         (its core state would have to travel with every request, which this API
         does not carry).
     """
-    from learner import make_network
+    from vtrax.learner import make_network
 
     if "kind" not in description or "num_actions" not in description:
         raise ServeSetupError(f"the checkpoint's network description {description!r} lacks 'kind' or "
@@ -115,7 +115,7 @@ class PolicyModel:
         """
         import jax
 
-        from learner import load_params
+        from vtrax.learner import load_params
 
         meta = checkpoint_meta(checkpoint)
         if meta.get("network") != self.description:
@@ -159,7 +159,7 @@ def load_newest(model: PolicyModel, source: PolicySource) -> LoadedParams:
     Raises:
       ServeSetupError: there is no checkpoint yet.
     """
-    from learner import latest_checkpoint
+    from vtrax.learner import latest_checkpoint
 
     checkpoint = source.pinned_checkpoint or latest_checkpoint(str(source.checkpoints_dir))
     if checkpoint is None:
@@ -203,7 +203,7 @@ class CheckpointFollower:
 
         Always False for a pinned checkpoint.
         """
-        from learner import latest_checkpoint
+        from vtrax.learner import latest_checkpoint
 
         if not self._source.can_follow:
             return False

@@ -1,7 +1,7 @@
 """A run's progress as its files tell it: progress.json, summary.json, metrics.jsonl.
 
 `vtrax train` rewrites progress.json every report, appends one line to metrics.jsonl
-and writes summary.json once at the end (see deploy/run_dir.py). The service only
+and writes summary.json once at the end (see deploy/runtime/run_dir.py). The service only
 reads them, so it can run beside a live run, after it, or on another machine that
 shares the directory.
 """

@@ -25,12 +25,12 @@ from typing import Any, Callable
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
-from deploy.serve import vtrax_serve_pb2 as pb
-from deploy.serve import vtrax_serve_pb2_grpc as pb_grpc
-from deploy.serve.policy import CheckpointFollower, PolicyModel
-from deploy.serve.run_status import MetricsTail, flatten_numbers, read_run_status, run_state
-from deploy.serve.source import PolicySource, ServeSetupError
-from deploy.serve.tensors import InvalidRequestError, check_observations, check_request_size, from_tensor, to_tensor
+from vtrax.deploy.serve import vtrax_serve_pb2 as pb
+from vtrax.deploy.serve import vtrax_serve_pb2_grpc as pb_grpc
+from vtrax.deploy.serve.policy import CheckpointFollower, PolicyModel
+from vtrax.deploy.serve.run_status import MetricsTail, flatten_numbers, read_run_status, run_state
+from vtrax.deploy.serve.source import PolicySource, ServeSetupError
+from vtrax.deploy.serve.tensors import InvalidRequestError, check_observations, check_request_size, from_tensor, to_tensor
 
 log = logging.getLogger(__name__)
 
@@ -281,10 +281,10 @@ def build_server(path: str, options: ServeOptions, *, env_id: str | None = None,
       ServeSetupError: with the cause and the fix (bad path, no checkpoint,
         unknown environment, network mismatch, port in use).
     """
-    from actors import EnvironmentSetupError, env_spec
-    from deploy.serve.policy import load_newest, no_checkpoint_error
-    from deploy.serve.source import checkpoint_meta, resolve_source
-    from learner import latest_checkpoint
+    from vtrax.actors import EnvironmentSetupError, env_spec
+    from vtrax.deploy.serve.policy import load_newest, no_checkpoint_error
+    from vtrax.deploy.serve.source import checkpoint_meta, resolve_source
+    from vtrax.learner import latest_checkpoint
 
     source = resolve_source(path, env_id=env_id)
     deadline = time.monotonic() + wait_for_checkpoint_s

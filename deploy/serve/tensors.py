@@ -11,7 +11,7 @@ from typing import Sequence
 
 import numpy as np
 
-from deploy.serve import vtrax_serve_pb2 as pb
+from vtrax.deploy.serve import vtrax_serve_pb2 as pb
 
 # dtypes a Tensor may carry (bool and complex are never observations).
 DTYPES = ("float16", "float32", "float64", "uint8", "int8", "uint16", "int16", "uint32", "int32", "int64",

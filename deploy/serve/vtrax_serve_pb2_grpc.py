@@ -2,7 +2,7 @@
 """Client and server classes corresponding to protobuf-defined services."""
 import grpc
 
-from deploy.serve import vtrax_serve_pb2 as deploy_dot_serve_dot_vtrax__serve__pb2
+from vtrax.deploy.serve import vtrax_serve_pb2 as vtrax_dot_deploy_dot_serve_dot_vtrax__serve__pb2
 
 
 class PolicyStub(object):
@@ -17,18 +17,18 @@ class PolicyStub(object):
         """
         self.Act = channel.unary_unary(
                 '/vtrax.serve.v1.Policy/Act',
-                request_serializer=deploy_dot_serve_dot_vtrax__serve__pb2.ActRequest.SerializeToString,
-                response_deserializer=deploy_dot_serve_dot_vtrax__serve__pb2.ActResponse.FromString,
+                request_serializer=vtrax_dot_deploy_dot_serve_dot_vtrax__serve__pb2.ActRequest.SerializeToString,
+                response_deserializer=vtrax_dot_deploy_dot_serve_dot_vtrax__serve__pb2.ActResponse.FromString,
                 )
         self.GetStatus = channel.unary_unary(
                 '/vtrax.serve.v1.Policy/GetStatus',
-                request_serializer=deploy_dot_serve_dot_vtrax__serve__pb2.StatusRequest.SerializeToString,
-                response_deserializer=deploy_dot_serve_dot_vtrax__serve__pb2.StatusResponse.FromString,
+                request_serializer=vtrax_dot_deploy_dot_serve_dot_vtrax__serve__pb2.StatusRequest.SerializeToString,
+                response_deserializer=vtrax_dot_deploy_dot_serve_dot_vtrax__serve__pb2.StatusResponse.FromString,
                 )
         self.WatchMetrics = channel.unary_stream(
                 '/vtrax.serve.v1.Policy/WatchMetrics',
-                request_serializer=deploy_dot_serve_dot_vtrax__serve__pb2.WatchMetricsRequest.SerializeToString,
-                response_deserializer=deploy_dot_serve_dot_vtrax__serve__pb2.MetricSnapshot.FromString,
+                request_serializer=vtrax_dot_deploy_dot_serve_dot_vtrax__serve__pb2.WatchMetricsRequest.SerializeToString,
+                response_deserializer=vtrax_dot_deploy_dot_serve_dot_vtrax__serve__pb2.MetricSnapshot.FromString,
                 )
 
 
@@ -63,18 +63,18 @@ def add_PolicyServicer_to_server(servicer, server):
     rpc_method_handlers = {
             'Act': grpc.unary_unary_rpc_method_handler(
                     servicer.Act,
-                    request_deserializer=deploy_dot_serve_dot_vtrax__serve__pb2.ActRequest.FromString,
-                    response_serializer=deploy_dot_serve_dot_vtrax__serve__pb2.ActResponse.SerializeToString,
+                    request_deserializer=vtrax_dot_deploy_dot_serve_dot_vtrax__serve__pb2.ActRequest.FromString,
+                    response_serializer=vtrax_dot_deploy_dot_serve_dot_vtrax__serve__pb2.ActResponse.SerializeToString,
             ),
             'GetStatus': grpc.unary_unary_rpc_method_handler(
                     servicer.GetStatus,
-                    request_deserializer=deploy_dot_serve_dot_vtrax__serve__pb2.StatusRequest.FromString,
-                    response_serializer=deploy_dot_serve_dot_vtrax__serve__pb2.StatusResponse.SerializeToString,
+                    request_deserializer=vtrax_dot_deploy_dot_serve_dot_vtrax__serve__pb2.StatusRequest.FromString,
+                    response_serializer=vtrax_dot_deploy_dot_serve_dot_vtrax__serve__pb2.StatusResponse.SerializeToString,
             ),
             'WatchMetrics': grpc.unary_stream_rpc_method_handler(
                     servicer.WatchMetrics,
-                    request_deserializer=deploy_dot_serve_dot_vtrax__serve__pb2.WatchMetricsRequest.FromString,
-                    response_serializer=deploy_dot_serve_dot_vtrax__serve__pb2.MetricSnapshot.SerializeToString,
+                    request_deserializer=vtrax_dot_deploy_dot_serve_dot_vtrax__serve__pb2.WatchMetricsRequest.FromString,
+                    response_serializer=vtrax_dot_deploy_dot_serve_dot_vtrax__serve__pb2.MetricSnapshot.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -99,8 +99,8 @@ class Policy(object):
             timeout=None,
             metadata=None):
         return grpc.experimental.unary_unary(request, target, '/vtrax.serve.v1.Policy/Act',
-            deploy_dot_serve_dot_vtrax__serve__pb2.ActRequest.SerializeToString,
-            deploy_dot_serve_dot_vtrax__serve__pb2.ActResponse.FromString,
+            vtrax_dot_deploy_dot_serve_dot_vtrax__serve__pb2.ActRequest.SerializeToString,
+            vtrax_dot_deploy_dot_serve_dot_vtrax__serve__pb2.ActResponse.FromString,
             options, channel_credentials,
             insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
 
@@ -116,8 +116,8 @@ class Policy(object):
             timeout=None,
             metadata=None):
         return grpc.experimental.unary_unary(request, target, '/vtrax.serve.v1.Policy/GetStatus',
-            deploy_dot_serve_dot_vtrax__serve__pb2.StatusRequest.SerializeToString,
-            deploy_dot_serve_dot_vtrax__serve__pb2.StatusResponse.FromString,
+            vtrax_dot_deploy_dot_serve_dot_vtrax__serve__pb2.StatusRequest.SerializeToString,
+            vtrax_dot_deploy_dot_serve_dot_vtrax__serve__pb2.StatusResponse.FromString,
             options, channel_credentials,
             insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
 
@@ -133,7 +133,7 @@ class Policy(object):
             timeout=None,
             metadata=None):
         return grpc.experimental.unary_stream(request, target, '/vtrax.serve.v1.Policy/WatchMetrics',
-            deploy_dot_serve_dot_vtrax__serve__pb2.WatchMetricsRequest.SerializeToString,
-            deploy_dot_serve_dot_vtrax__serve__pb2.MetricSnapshot.FromString,
+            vtrax_dot_deploy_dot_serve_dot_vtrax__serve__pb2.WatchMetricsRequest.SerializeToString,
+            vtrax_dot_deploy_dot_serve_dot_vtrax__serve__pb2.MetricSnapshot.FromString,
             options, channel_credentials,
             insecure, call_credentials, compression, wait_for_ready, timeout, metadata)

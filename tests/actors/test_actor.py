@@ -6,9 +6,9 @@ import jax
 import numpy as np
 import pytest
 
-import replay
-from actors import Actor, ActorConfig, LocalParameterSource, VectorEnv, make_select_action
-from learner import make_network
+from vtrax import replay
+from vtrax.actors import Actor, ActorConfig, LocalParameterSource, VectorEnv, make_select_action
+from vtrax.learner import make_network
 
 NUM_ENVS, UNROLL = 4, 5
 
@@ -77,7 +77,7 @@ def test_parameter_source_times_out_with_a_fix():
 
 
 def test_recurrent_select_action_resets_only_where_an_episode_starts():
-    from actors import make_recurrent_select_action
+    from vtrax.actors import make_recurrent_select_action
 
     network = make_network("impala_shallow", 6, use_lstm=True, lstm_size=8)
     observation = np.random.default_rng(0).integers(0, 255, (2, 84, 84, 4), dtype=np.uint8)
@@ -93,8 +93,8 @@ def test_recurrent_select_action_resets_only_where_an_episode_starts():
 
 
 def test_recurrent_actor_stores_the_core_state_the_learner_reproduces_its_logits_from():
-    from actors import make_recurrent_select_action
-    from learner.loss import network_outputs
+    from vtrax.actors import make_recurrent_select_action
+    from vtrax.learner.loss import network_outputs
 
     num_envs, unroll, lstm_size = 2, 4, 8
     network = make_network("impala_shallow", 6, use_lstm=True, lstm_size=lstm_size)

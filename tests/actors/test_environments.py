@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from actors import EnvironmentSetupError, env_spec, make_env
+from vtrax.actors import EnvironmentSetupError, env_spec, make_env
 
 
 def test_cartpole_spec():

@@ -4,7 +4,7 @@ import gymnasium as gym
 import numpy as np
 import pytest
 
-from actors import VectorEnv
+from vtrax.actors import VectorEnv
 
 
 class _RaisingCartPole(gym.Wrapper):
@@ -91,7 +91,7 @@ def test_a_crashed_native_vector_env_reports_no_partial_episodes():
 
 def test_atari_counts_four_emulator_frames_per_agent_step():
     assert VectorEnv("CartPole-v1", 1).frames_per_step == 1
-    from actors.environments import frames_per_step
+    from vtrax.actors.environments import frames_per_step
 
     assert frames_per_step("ALE/Pong-v5") == 4
 

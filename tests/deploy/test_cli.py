@@ -3,11 +3,12 @@
 import subprocess
 import sys
 
-from deploy import cli, doctor
+from vtrax.deploy import cli
+from vtrax.deploy.commands import doctor
 
 
 def _vtrax(*args, timeout=120):
-    return subprocess.run([sys.executable, "-m", "deploy.cli", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "vtrax.deploy.cli", *args], capture_output=True, text=True,
                           timeout=timeout)
 
 
@@ -90,13 +91,13 @@ def test_doctor_runs_and_reports_when_numpy_2_breaks_jax(tmp_path):
     info.mkdir()
     (info / "METADATA").write_text("Metadata-Version: 2.1\nName: numpy\nVersion: 2.1.3\n")
     env = {**__import__("os").environ, "PYTHONPATH": str(tmp_path)}
-    result = subprocess.run([sys.executable, "-m", "deploy.cli", "doctor"], capture_output=True, text=True,
+    result = subprocess.run([sys.executable, "-m", "vtrax.deploy.cli", "doctor"], capture_output=True, text=True,
                             timeout=300, env=env)
     assert result.returncode != 0, result.stdout
     assert "Traceback" not in result.stdout, result.stdout
     assert "[BAD] numpy" in result.stdout and "pip install numpy==1.26.4" in result.stdout, result.stdout
     assert "jax is installed but does not import" in result.stdout, result.stdout
-    broken = subprocess.run([sys.executable, "-m", "deploy.cli", "train", "--help"], capture_output=True,
+    broken = subprocess.run([sys.executable, "-m", "vtrax.deploy.cli", "train", "--help"], capture_output=True,
                             text=True, timeout=120, env=env)
     assert broken.returncode == 2 and "run `vtrax doctor`" in broken.stderr, broken.stderr
 

@@ -17,7 +17,7 @@ import yaml
 from ray.autoscaler._private.util import prepare_config, validate_config
 from ray.scripts.scripts import start as ray_start
 
-from deploy import cli
+from vtrax.deploy import cli
 
 ROOT = Path(__file__).resolve().parents[2]
 CLUSTER_FILES = sorted((ROOT / "deploy").glob("cluster*.yaml"))

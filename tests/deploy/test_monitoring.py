@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from deploy.metrics_export import GAUGES, LOSS_GAUGE
+from vtrax.deploy.monitoring.ray_metrics import GAUGES, LOSS_GAUGE
 
 ROOT = Path(__file__).resolve().parents[2]
 MONITORING = ROOT / "deploy" / "monitoring"
@@ -113,7 +113,7 @@ def test_grafana_provisioning_points_at_the_dashboard_folder_and_prometheus():
 
 
 def metrics_table() -> str:
-    """The README's metrics table, as deploy/metrics_export.py defines the metrics."""
+    """The README's metrics table, as deploy/monitoring/ray_metrics.py defines the metrics."""
     rows = ["| metric (Prometheus name) | unit | meaning |", "| --- | --- | --- |"]
     rows += [f"| `ray_{name}` | {unit} | {meaning} |" for name, (unit, meaning, _) in GAUGES.items()]
     rows.append(f"| `ray_{LOSS_GAUGE[0]}` | {LOSS_GAUGE[1]} | {LOSS_GAUGE[2]} |")

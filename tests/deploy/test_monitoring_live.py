@@ -24,11 +24,11 @@ import psutil
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from deploy.status_cmd import format_status
+from vtrax.deploy.commands.status import format_status
 
 DASHBOARD = Path(__file__).resolve().parents[2] / "deploy" / "monitoring" / "grafana" / "dashboards" / "vtrax.json"
 
-VTRAX = [sys.executable, "-m", "deploy.cli"]
+VTRAX = [sys.executable, "-m", "vtrax.deploy.cli"]
 STARTUP_BOUND_S = 240  # a bound on waiting (a loaded 2-core machine), not a speed assertion
 
 
@@ -166,8 +166,8 @@ def test_the_run_stops_cleanly_and_status_then_finds_no_cluster(live_run):
 def test_serve_answers_act_for_the_trained_checkpoint(live_run):
     import gymnasium as gym
 
-    from deploy.serve import PolicyClient
-    from learner import load_params, make_network
+    from vtrax.deploy.serve import PolicyClient
+    from vtrax.learner import load_params, make_network
 
     run_dir = live_run.run_dir
     checkpoint = json.loads((run_dir / "summary.json").read_text())["final_checkpoint"]

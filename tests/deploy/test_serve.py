@@ -8,11 +8,11 @@ import jax
 import numpy as np
 import pytest
 
-from deploy.config import TrainConfig
-from deploy.serve import (PolicyClient, ServeOptions, ServeSetupError, build_server, padded_batch_size,
+from vtrax.deploy.config import TrainConfig
+from vtrax.deploy.serve import (PolicyClient, ServeOptions, ServeSetupError, build_server, padded_batch_size,
                           resolve_source, write_initial_run)
-from deploy.serve import vtrax_serve_pb2 as pb
-from learner import load_params, make_network, save_checkpoint
+from vtrax.deploy.serve import vtrax_serve_pb2 as pb
+from vtrax.learner import load_params, make_network, save_checkpoint
 
 OBS_DIM = 4  # CartPole
 
@@ -252,7 +252,7 @@ def test_a_checkpoint_for_another_network_is_not_swapped_in(tmp_path):
     server = build_server(str(run_dir), ServeOptions(port=0, follow=False))
     try:
         wide = make_network("mlp", 2, hidden_sizes=(8,))
-        from learner import LearnerConfig, init_state
+        from vtrax.learner import LearnerConfig, init_state
 
         state = init_state(LearnerConfig(), wide, np.zeros((1, 1, 4), np.float32), jax.random.PRNGKey(0))
         save_checkpoint(str(run_dir / "checkpoints"), state._replace(step=np.int32(99)), {}, LearnerConfig(),
@@ -284,7 +284,7 @@ def test_a_run_without_checkpoints_says_when_one_comes(tmp_path):
 def test_bench_measures_concurrent_clients_and_counts_every_request(server):
     import argparse
 
-    from deploy import bench_serve
+    from vtrax.deploy.bench import serve as bench_serve
 
     args = argparse.Namespace(clients=3, requests=30, warmup=1, max_seconds=120.0, batch_size=2)
     result = bench_serve._measure(server.address, _observations(2), args)

@@ -9,11 +9,11 @@ import grpc
 import numpy as np
 import pytest
 
-from deploy.serve import PolicyClient, write_initial_run
+from vtrax.deploy.serve import PolicyClient, write_initial_run
 
 
 def _serve(*args, **kwargs):
-    return subprocess.Popen([sys.executable, "-m", "deploy.cli", "serve", *args], stdout=subprocess.PIPE,
+    return subprocess.Popen([sys.executable, "-m", "vtrax.deploy.cli", "serve", *args], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, **kwargs)
 
 

@@ -7,7 +7,7 @@ import grpc
 import numpy as np
 import pytest
 
-from deploy.serve import PolicyClient, ServeOptions, ServeSetupError, build_server, write_initial_run
+from vtrax.deploy.serve import PolicyClient, ServeOptions, ServeSetupError, build_server, write_initial_run
 
 TOKEN = "s3cret-token-for-tests"
 OBSERVATIONS = np.zeros((2, 4), np.float32)

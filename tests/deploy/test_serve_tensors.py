@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from deploy.serve import InvalidRequestError, check_observations, from_tensor, to_tensor
-from deploy.serve.tensors import DTYPES, check_request_size
+from vtrax.deploy.serve import InvalidRequestError, check_observations, from_tensor, to_tensor
+from vtrax.deploy.serve.tensors import DTYPES, check_request_size
 
 
 @pytest.mark.parametrize("dtype", DTYPES)

@@ -5,7 +5,7 @@ import sys
 
 import pytest
 
-from deploy.status_cmd import format_status
+from vtrax.deploy.commands.status import format_status
 
 REPORT = {
     "env_id": "CartPole-v1", "wall_seconds": 12.5, "env_frames": 123456, "frames_per_second": 30000.0,
@@ -35,7 +35,7 @@ def test_missing_values_show_as_not_available():
     ("not-an-address", "is not host:port (or 'auto')"),
 ])
 def test_no_cluster_is_one_line_and_exit_1(address, phrase):
-    result = subprocess.run([sys.executable, "-m", "deploy.cli", "status", "--address", address],
+    result = subprocess.run([sys.executable, "-m", "vtrax.deploy.cli", "status", "--address", address],
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 1
     assert phrase in result.stderr and result.stderr.count("\n") == 1 and result.stdout == ""

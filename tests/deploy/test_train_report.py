@@ -2,9 +2,9 @@
 
 from pathlib import Path
 
-from deploy.config import preset
-from deploy.display import format_block
-from deploy.launcher import Driver, _ActorBook
+from vtrax.deploy.config import preset
+from vtrax.deploy.runtime.display import format_block
+from vtrax.deploy.runtime.driver import Driver, _ActorBook
 
 
 def _stats(pid, frames, unrolls, inference_s, errors=0):
@@ -51,7 +51,7 @@ def test_lstm_config_validates_and_shapes_the_stored_core_state():
 
     import pytest
 
-    from deploy.config import TrainConfig, core_state_shapes, network_options
+    from vtrax.deploy.config import TrainConfig, core_state_shapes, network_options
 
     with pytest.raises(ValueError, match="use_lstm needs an IMPALA network"):
         TrainConfig(network="mlp", use_lstm=True)

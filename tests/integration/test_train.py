@@ -12,7 +12,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-TRAIN = [sys.executable, "-m", "deploy.cli", "train", "--preset", "cartpole", "--quiet"]
+TRAIN = [sys.executable, "-m", "vtrax.deploy.cli", "train", "--preset", "cartpole", "--quiet"]
 RANDOM_CARTPOLE_RETURN = 22.0  # mean return of uniformly random actions on CartPole-v1
 
 
@@ -21,7 +21,7 @@ def _train(*flags, timeout=240):
 
 
 def _ray_processes() -> set[int]:
-    names = ("raylet", "gcs_server", "ray::", "replay.server_main")
+    names = ("raylet", "gcs_server", "ray::", "vtrax.replay.server_main")
     found = set()
     for process in psutil.process_iter(["pid", "cmdline"]):
         cmdline = " ".join(process.info["cmdline"] or [])
@@ -95,7 +95,7 @@ def test_train_learns_survives_an_actor_kill_and_resumes(tmp_path):
     assert _ray_processes() - before == set(), "processes left running after the run"
 
     video = tmp_path / "episode.gif"
-    evaluated = subprocess.run([sys.executable, "-m", "deploy.cli", "eval", str(run_dir), "--episodes", "2",
+    evaluated = subprocess.run([sys.executable, "-m", "vtrax.deploy.cli", "eval", str(run_dir), "--episodes", "2",
                                 "--video", str(video)], capture_output=True, text=True, timeout=120)
     assert evaluated.returncode == 0, evaluated.stdout + evaluated.stderr
     assert "mean return" in evaluated.stdout and "over 2 greedy episodes" in evaluated.stdout
@@ -134,7 +134,7 @@ def test_address_joins_an_existing_cluster_uses_its_cpus_and_leaves_it_running(t
                               "--include-dashboard=false"], capture_output=True, text=True, timeout=120)
     assert started.returncode == 0, started.stdout + started.stderr
     try:
-        result = _train("--address", f"127.0.0.1:{port}", "--max-seconds", "20", "--stop-at-target", "false",
+        result = _train("--address", f"127.0.0.1:{port}", "--max-seconds", "45", "--stop-at-target", "false",
                         "--logdir", str(tmp_path), "--report-period-s", "0.5")
         assert result.returncode == 0, result.stdout + result.stderr
         (run_dir,) = tmp_path.glob("CartPole-v1-*")

@@ -11,7 +11,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-import learner
+from vtrax import learner
 
 
 def tabular_network(num_states: int, num_actions: int) -> learner.AgentNetwork:

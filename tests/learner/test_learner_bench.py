@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from deploy import bench_learner
+from vtrax.deploy.bench import learner as bench_learner
 
 
 def _run(capsys, *argv):

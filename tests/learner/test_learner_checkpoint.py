@@ -12,7 +12,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-import learner
+from vtrax import learner
 
 NETWORK = {"kind": "mlp", "num_actions": 2, "hidden_sizes": [8]}
 
@@ -64,7 +64,7 @@ def test_only_the_newest_keep_checkpoints_remain(tmp_path):
 _KILLED_SAVER = textwrap.dedent("""
     import sys
     import jax.numpy as jnp
-    import learner
+    from vtrax import learner
     directory, size = sys.argv[1], int(sys.argv[2])
     config = learner.cartpole_config()
     params = {"big": {"w": jnp.full((size, 1024), 3.0, jnp.float32)}}

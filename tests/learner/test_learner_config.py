@@ -7,8 +7,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-import learner
-from learner.config import ATARI_TOTAL_UPDATES
+from vtrax import learner
+from vtrax.learner.config import ATARI_TOTAL_UPDATES
 
 
 def test_atari_preset_has_impalas_published_values():

@@ -8,7 +8,7 @@ import jax
 import numpy as np
 import pytest
 
-import learner
+from vtrax import learner
 
 OBS_SHAPE = (4,)
 

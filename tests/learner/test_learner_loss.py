@@ -5,8 +5,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-import learner
-from learner.loss import network_outputs, should_reset_from_discount
+from vtrax import learner
+from vtrax.learner.loss import network_outputs, should_reset_from_discount
 from learner_testlib import tabular_network
 
 NUM_STATES, NUM_ACTIONS, B, T = 3, 3, 2, 4

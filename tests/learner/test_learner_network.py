@@ -7,7 +7,7 @@ import jax
 import numpy as np
 import pytest
 
-import learner
+from vtrax import learner
 
 GOLDEN = os.path.join(os.path.dirname(__file__), "golden_params.json")
 

@@ -4,7 +4,7 @@ import jax
 import numpy as np
 import pytest
 
-import learner
+from vtrax import learner
 from learner_testlib import ChainEnvs, TwoArmedBandits, on_policy_batches, policy_and_values
 
 OBS_SHAPE = (4,)

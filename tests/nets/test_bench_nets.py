@@ -1,4 +1,4 @@
-"""`vtrax bench nets` (deploy/bench_nets.py): cheap import, valid JSON output, argument checks."""
+"""`vtrax bench nets` (deploy/bench/nets.py): cheap import, valid JSON output, argument checks."""
 
 import argparse
 import json
@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from deploy import bench_nets
+from vtrax.deploy.bench import nets as bench_nets
 
 
 def parse(argv):
@@ -18,7 +18,7 @@ def parse(argv):
 
 
 def test_module_import_does_not_import_jax():
-    code = "import sys, deploy.bench_nets; print('jax' in sys.modules)"
+    code = "import sys, vtrax.deploy.bench.nets; print('jax' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
     assert out.stdout.strip() == "False"
 

@@ -5,7 +5,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-import nets
+from vtrax import nets
 from nets_reference import avg_pool_nhwc, conv2d_nhwc, max_pool_nhwc, random_params
 
 KEY = jax.random.PRNGKey(2)

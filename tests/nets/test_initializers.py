@@ -5,8 +5,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-import nets
-from nets import initializers
+from vtrax import nets
+from vtrax.nets import initializers
 
 KEY = jax.random.PRNGKey(3)
 

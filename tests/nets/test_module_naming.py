@@ -4,8 +4,8 @@ import jax
 import jax.numpy as jnp
 import pytest
 
-import nets
-from nets.module import camel_to_snake
+from vtrax import nets
+from vtrax.nets.module import camel_to_snake
 
 KEY = jax.random.PRNGKey(0)
 

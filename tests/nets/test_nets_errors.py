@@ -4,7 +4,7 @@ import jax
 import jax.numpy as jnp
 import pytest
 
-import nets
+from vtrax import nets
 
 KEY = jax.random.PRNGKey(0)
 

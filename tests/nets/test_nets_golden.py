@@ -21,7 +21,7 @@ import jax
 import jax.numpy as jnp
 import pytest
 
-import nets
+from vtrax import nets
 
 GOLDEN_DIR = pathlib.Path(__file__).parent / "golden"
 REGENERATE_ENV = "VTRAX_REGENERATE_GOLDEN"

@@ -4,7 +4,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-import nets
+from vtrax import nets
 from nets_reference import random_params
 
 KEY = jax.random.PRNGKey(9)

@@ -5,7 +5,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-import nets
+from vtrax import nets
 from nets_reference import gru_step, lstm_step, random_params
 
 KEY = jax.random.PRNGKey(6)

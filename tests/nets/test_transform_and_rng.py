@@ -7,8 +7,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-import nets
-from nets import base
+from vtrax import nets
+from vtrax.nets import base
 
 KEY = jax.random.PRNGKey(42)
 

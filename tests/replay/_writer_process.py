@@ -9,7 +9,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-import replay  # noqa: E402
+from vtrax import replay  # noqa: E402
 from replay_testlib import STEP_SPEC, make_step  # noqa: E402
 
 

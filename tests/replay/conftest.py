@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 from replay_testlib import SHARED_TABLES
 
-import replay
+from vtrax import replay
 
 
 @pytest.fixture(scope="session")

@@ -9,7 +9,7 @@ import sys
 
 import numpy as np
 
-import replay
+from vtrax import replay
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 WRITER_SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_writer_process.py")

@@ -11,7 +11,7 @@ KEYS = ("write_env_steps_per_s", "baseline_write_env_steps_per_s", "sample_env_s
 
 
 def test_json_has_write_baseline_and_sample_rates_per_shape():
-    result = subprocess.run([sys.executable, "-m", "deploy.cli", "bench", "replay", "--seconds", "0.2", "--json"],
+    result = subprocess.run([sys.executable, "-m", "vtrax.deploy.cli", "bench", "replay", "--seconds", "0.2", "--json"],
                             capture_output=True, text=True, timeout=240)
     assert result.returncode == 0, result.stderr[-2000:]
     report = json.loads(result.stdout)

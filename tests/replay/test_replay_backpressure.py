@@ -6,7 +6,7 @@ import time
 import numpy as np
 from replay_testlib import STEP_SPEC, make_step
 
-import replay
+from vtrax import replay
 
 TABLE, NUM_ENVS, UNROLL, MAX_SIZE, NUM_ITEMS = "backpressure", 2, 2, 3, 7
 

@@ -11,7 +11,7 @@ import threading
 import numpy as np
 from replay_testlib import STEP_SPEC, free_port, make_step
 
-import replay
+from vtrax import replay
 
 NUM_ENVS, UNROLL = 2, 2
 TABLES = [replay.TableConfig(kind="queue", name="ckpt", step_spec=STEP_SPEC, num_envs=NUM_ENVS,
@@ -39,7 +39,7 @@ def _first_steps(address, num_items):
 
 def test_checkpoint_survives_sigkill_and_sigterm_writes_a_final_one(tmp_path, caplog):
     port = free_port()
-    caplog.set_level(logging.WARNING, logger="replay.connection")
+    caplog.set_level(logging.WARNING, logger="vtrax.replay.connection")
     adders = []
     connect = threading.Thread(target=lambda: adders.append(
         replay.SequenceAdder(f"localhost:{port}", "ckpt", STEP_SPEC, NUM_ENVS, UNROLL, connect_timeout_s=120)))
@@ -99,7 +99,7 @@ def test_in_process_server_checkpoints_periodically(tmp_path):
 
 
 def test_an_outage_is_logged_once_and_unconfirmed_items_are_reported(tmp_path, caplog):
-    caplog.set_level(logging.WARNING, logger="replay.adder")
+    caplog.set_level(logging.WARNING, logger="vtrax.replay.adder")
     server = _start(free_port(), tmp_path)
     try:
         adder = replay.SequenceAdder(server.address, "ckpt", STEP_SPEC, NUM_ENVS, UNROLL, connect_timeout_s=60,

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from replay_testlib import STEP_SPEC, make_step
 
-import replay
+from vtrax import replay
 
 
 def test_batch_size_must_divide_by_devices():

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from replay_testlib import UNROLL, make_step, start_writer
 
-import replay
+from vtrax import replay
 
 CASES = [
     # table, num_envs, num_items, batch_size, num_devices

@@ -5,7 +5,7 @@ import pytest
 import reverb
 from replay_testlib import STEP_SPEC, make_step
 
-import replay
+from vtrax import replay
 
 TABLE, NUM_ENVS, UNROLL = "malformed", 4, 3
 

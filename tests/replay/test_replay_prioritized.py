@@ -7,7 +7,7 @@ bounds are generous: 6 standard deviations of the sampled frequency.
 import numpy as np
 from replay_testlib import STEP_SPEC, make_step
 
-import replay
+from vtrax import replay
 
 TABLE, NUM_ITEMS, NUM_SAMPLES = "prioritized", 4, 2000
 

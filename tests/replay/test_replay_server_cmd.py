@@ -11,7 +11,7 @@ import time
 import numpy as np
 from replay_testlib import REPO_ROOT, free_port
 
-import replay
+from vtrax import replay
 
 
 def _lines(process):
@@ -35,7 +35,7 @@ def _wait_for_line(lines, text, seen, timeout_s=120.0):
 
 def test_replay_server_command_serves_and_stops_with_a_final_checkpoint(tmp_path):
     port = free_port()
-    command = [sys.executable, "-m", "deploy.cli", "replay-server", "--port", str(port), "--checkpoint-dir",
+    command = [sys.executable, "-m", "vtrax.deploy.cli", "replay-server", "--port", str(port), "--checkpoint-dir",
                str(tmp_path), "--table-preset", "impala", "--num-envs", "2", "--unroll-length", "3",
                "--observation-shape", "2", "--num-actions", "3", "--host", "localhost"]
     env = dict(os.environ, PYTHONPATH=REPO_ROOT, TF_CPP_MIN_LOG_LEVEL="2")

@@ -3,7 +3,7 @@
 import pytest
 from replay_testlib import SHARED_TABLES
 
-import replay
+from vtrax import replay
 
 
 def test_in_process_server_refuses_a_taken_port(replay_server):

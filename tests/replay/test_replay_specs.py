@@ -7,7 +7,7 @@ import sys
 import numpy as np
 import pytest
 
-import replay
+from vtrax import replay
 
 
 def test_impala_step_spec_fields_shapes_and_dtypes():

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-import replay
+from vtrax import replay
 
 SPEC = replay.impala_step_spec((4,), np.float32, 2)
 

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from deploy import bench_rl_ops
+from vtrax.deploy.bench import rl_ops as bench_rl_ops
 
 
 def _parse(argv):
@@ -34,7 +34,7 @@ def test_table_output_and_bad_shapes(capsys):
 
 
 def test_module_imports_no_jax_at_top_level():
-    code = "import sys, deploy.bench_rl_ops; print('jax' in sys.modules)"
+    code = "import sys, vtrax.deploy.bench.rl_ops; print('jax' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "False"

@@ -7,7 +7,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-import rl_ops
+from vtrax import rl_ops
 import rl_ops_reference as ref
 
 ATOMS = jnp.array([0.0, 0.5, 1.0])

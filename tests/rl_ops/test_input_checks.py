@@ -13,7 +13,7 @@ import jax
 import numpy as np
 import pytest
 
-import rl_ops
+from vtrax import rl_ops
 
 T, A, N = 3, 2, 3
 

@@ -7,7 +7,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-import rl_ops
+from vtrax import rl_ops
 import rl_ops_reference as ref
 
 LOGITS = jnp.array([[0.0, 0.0], [0.0, math.log(3.0)]])  # π = [.5, .5], [.25, .75]

@@ -6,7 +6,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-import rl_ops
+from vtrax import rl_ops
 import rl_ops_reference as ref
 
 

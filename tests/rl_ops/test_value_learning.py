@@ -6,7 +6,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-import rl_ops
+from vtrax import rl_ops
 import rl_ops_reference as ref
 
 Q_TM1 = jnp.array([1.0, 2.0, 3.0])

@@ -7,7 +7,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-import rl_ops
+from vtrax import rl_ops
 import rl_ops_reference as ref
 
 # T = 3, with an episode end after step 1 (discount 0) and ratios above and below 1.

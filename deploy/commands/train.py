@@ -8,10 +8,10 @@ import sys
 import time
 from pathlib import Path
 
-from deploy.config import PRESETS, TrainConfig, preset
-from deploy.flags import add_dataclass_flags, overrides
-from deploy.run_dir import new_run_dir, read_json, write_json_atomic
-from learner.config import LearnerConfig
+from vtrax.deploy.config import PRESETS, TrainConfig, preset
+from vtrax.deploy.flags import add_dataclass_flags, overrides
+from vtrax.deploy.runtime.run_dir import new_run_dir, read_json, write_json_atomic
+from vtrax.learner.config import LearnerConfig
 
 START_TIME = time.monotonic()  # module import is the command's start, for seconds_to_target
 START_EPOCH = time.time()
@@ -42,8 +42,8 @@ def resolve_config(args: argparse.Namespace) -> TrainConfig:
 
 
 def run(args: argparse.Namespace) -> int:
-    from deploy.display import Display
-    from deploy.launcher import Driver, TrainingError, install_signal_handlers
+    from vtrax.deploy.runtime.display import Display
+    from vtrax.deploy.runtime.driver import Driver, TrainingError, install_signal_handlers
 
     try:
         config = resolve_config(args)
@@ -70,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"vtrax train: {error}", file=sys.stderr)
         return 2
     except Exception as error:  # noqa: BLE001 - one readable line; the traceback is in the log
-        from actors import EnvironmentSetupError
+        from vtrax.actors import EnvironmentSetupError
 
         if isinstance(error, EnvironmentSetupError):
             print(f"vtrax train: {error}", file=sys.stderr)

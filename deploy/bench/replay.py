@@ -42,8 +42,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import replay
-    from deploy import benchtools
+    from vtrax import replay
+    from vtrax.deploy.bench import tools as benchtools
 
     shapes = [s.strip() for s in args.shapes.split(",") if s.strip()]
     unknown = sorted(set(shapes) - set(SHAPES))
@@ -71,7 +71,7 @@ class _Setup:
     def __init__(self, args, shapes):
         import numpy as np
 
-        import replay
+        from vtrax import replay
 
         self.args, self.num_envs, self.unroll = args, args.num_envs, args.unroll_length
         self.specs, self.slabs, self.tables = {}, {}, []
@@ -91,7 +91,7 @@ class _Setup:
                                                       max_size=size))
 
     def env_step_mb(self, shape) -> float:
-        import replay
+        from vtrax import replay
 
         return replay.step_nbytes(self.specs[shape]) / 1e6
 
@@ -145,7 +145,7 @@ def _combine(first: dict, second: dict) -> dict:
 
 
 def _write_ours(setup: _Setup, shape: str, address: str, seconds: float) -> dict:
-    import replay
+    from vtrax import replay
 
     slabs, unroll = setup.slabs[shape], setup.unroll
     adder = replay.SequenceAdder(address, f"{shape}_slab", setup.specs[shape], setup.num_envs, unroll)
@@ -196,7 +196,7 @@ def _write_baseline(setup: _Setup, shape: str, address: str, seconds: float) -> 
 
 
 def _sample_ours(setup: _Setup, shape: str, address: str, seconds: float) -> dict:
-    import replay
+    from vtrax import replay
 
     dataset = replay.ReplayDataset(address, f"{shape}_slab", setup.args.batch_size, prefetch=2)
     next(dataset)  # warm-up: connect, first stream
@@ -218,7 +218,7 @@ def _sample_client(setup: _Setup, shape: str, address: str, seconds: float) -> d
     """Plain reverb.Client.sample of the same slab items, split into per-env sequences as ours does."""
     import reverb
 
-    import replay
+    from vtrax import replay
 
     table = f"{shape}_slab"
     samples = reverb.Client(address).sample(table, num_samples=10**9, emit_timesteps=False,

@@ -54,7 +54,7 @@ def _inputs(unroll_length: int, batch_size: int, seed: int = 0):
 def _build(op: str):
     import jax
 
-    import rl_ops
+    from vtrax import rl_ops
 
     if op == "vtrace_td_error_and_advantage":
         batched = jax.vmap(
@@ -71,7 +71,7 @@ def _build(op: str):
 def run(args: argparse.Namespace) -> int:
     import jax
 
-    from deploy import benchtools
+    from vtrax.deploy.bench import tools as benchtools
 
     if args.calls < 1:
         raise SystemExit(f"--calls must be >= 1, got {args.calls}")

@@ -42,7 +42,7 @@ def run_seed(preset: str, seed: int, max_seconds: float, extra: list[str]) -> di
     import psutil
 
     logdir = tempfile.mkdtemp(prefix="vtrax-bench-e2e-")
-    command = [sys.executable, "-m", "deploy.cli", "train", "--preset", preset, "--seed", str(seed),
+    command = [sys.executable, "-m", "vtrax.deploy.cli", "train", "--preset", preset, "--seed", str(seed),
                "--stop-at-target", "--max-seconds", str(max_seconds), "--quiet", "--logdir", logdir, *extra]
     spawned = time.time()
     child = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -64,7 +64,7 @@ def run_seed(preset: str, seed: int, max_seconds: float, extra: list[str]) -> di
 
 
 def run(args: argparse.Namespace) -> int:
-    from deploy.benchtools import format_table, machine_description, print_result
+    from vtrax.deploy.bench.tools import format_table, machine_description, print_result
 
     extra = [flag for flag in args.extra if flag != "--"]
     runs = [run_seed(args.preset, seed, args.max_seconds, extra) for seed in range(args.seeds)]

@@ -49,7 +49,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     import logging
 
-    import replay
+    from vtrax import replay
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s replay-server %(levelname)s %(message)s")
     try:

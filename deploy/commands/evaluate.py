@@ -21,10 +21,10 @@ def evaluate(run_dir: Path, *, episodes: int, greedy: bool, seed: int, video: st
     import jax
     import numpy as np
 
-    from actors import make_env, make_recurrent_select_action, make_select_action
-    from deploy.config import TrainConfig, network_options
-    from deploy.run_dir import read_json
-    from learner import load_params, make_network
+    from vtrax.actors import make_env, make_recurrent_select_action, make_select_action
+    from vtrax.deploy.config import TrainConfig, network_options
+    from vtrax.deploy.runtime.run_dir import read_json
+    from vtrax.learner import load_params, make_network
 
     config = TrainConfig.from_dict(read_json(run_dir / "config.json"))
     env = make_env(config.env_id, seed=seed)

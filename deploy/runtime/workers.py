@@ -17,23 +17,24 @@ from typing import Any
 import numpy as np
 import ray
 
+from vtrax.deploy.runtime.names import STATUS_NAMESPACE, TABLE
+
 log = logging.getLogger(__name__)
 
-TABLE = "impala"
 
 
 def _network(config, spec):
-    from deploy.config import network_options
-    from learner import make_network
+    from vtrax.deploy.config import network_options
+    from vtrax.learner import make_network
 
     return make_network(config.network, spec.num_actions, **network_options(config))
 
 
 def step_spec(spec, config):
     """The replay fields one actor step writes, from the environment's spec and the agent's core state."""
-    import replay
+    from vtrax import replay
 
-    from deploy.config import core_state_shapes
+    from vtrax.deploy.config import core_state_shapes
 
     return replay.impala_step_spec(spec.observation_shape, spec.observation_dtype, spec.num_actions,
                                    core_state_shapes=core_state_shapes(config))
@@ -44,8 +45,8 @@ class LearnerWorker:
 
     def __init__(self, config, spec, replay_address: str, run_dir: str, resume: bool):
         import jax
-        import replay
-        from learner import Learner
+        from vtrax import replay
+        from vtrax.learner import Learner
 
         self._config, self._spec, self._replay_address = config, spec, replay_address
         self._report: dict[str, Any] = {}
@@ -108,7 +109,7 @@ class LearnerWorker:
 
     def _replay_info(self) -> dict[str, Any]:
         """The replay table's counters, asked from here so the driver never loads Reverb/TensorFlow."""
-        import replay
+        from vtrax import replay
 
         try:
             return replay.info(self._replay_address).get(TABLE, {})
@@ -124,7 +125,7 @@ class LearnerWorker:
 
     def stop_and_save(self, timeout_s: float = 60.0) -> str | None:
         """Stop the loop (which writes the final checkpoint as it exits) and close the dataset."""
-        from learner import latest_checkpoint
+        from vtrax.learner import latest_checkpoint
 
         self._stop.set()
         self._dataset.close(timeout_s=5.0)  # a loaded machine may need more than the default second
@@ -172,10 +173,9 @@ class ActorWorker:
     """One actor process: a VectorEnv, the jitted policy, a replay adder, a param source."""
 
     def __init__(self, index: int, config, spec, replay_address: str, learner_name: str):
-        import actors
-        import replay
+        from vtrax import actors
+        from vtrax import replay
 
-        from deploy.launcher import STATUS_NAMESPACE
 
         learner_handle = ray.get_actor(learner_name, namespace=STATUS_NAMESPACE)
 

@@ -47,8 +47,8 @@ def run(args: argparse.Namespace) -> int:
     import jax
     import numpy as np
 
-    import learner
-    from deploy import benchtools
+    from vtrax import learner
+    from vtrax.deploy.bench import tools as benchtools
 
     kind, num_actions, obs_shape, obs_dtype, calls, warmup = PRESETS[args.preset]
     overrides = {key: value for key, value in (("batch_size", args.batch_size),

@@ -42,7 +42,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from deploy import benchtools
+    from vtrax.deploy.bench import tools as benchtools
 
     if min(args.clients, args.requests, args.batch_size) < 1 or args.warmup < 0:
         raise SystemExit("--clients, --requests and --batch-size must be >= 1 and --warmup >= 0")
@@ -68,14 +68,14 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _initial_run(path: Path) -> str:
-    from deploy.serve import write_initial_run
+    from vtrax.deploy.serve import write_initial_run
 
     write_initial_run(path)
     return str(path)
 
 
 def _start_server(source: str, workers: int) -> tuple[subprocess.Popen, str]:
-    command = [sys.executable, "-m", "deploy.cli", "serve", source, "--port", "0", "--workers", str(workers)]
+    command = [sys.executable, "-m", "vtrax.deploy.cli", "serve", source, "--port", "0", "--workers", str(workers)]
     # NOTE: stderr to a file, not a pipe nobody reads: a chatty server would block on a full pipe.
     log = tempfile.TemporaryFile(mode="w+")
     server = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=log, text=True)
@@ -90,7 +90,7 @@ def _start_server(source: str, workers: int) -> tuple[subprocess.Popen, str]:
 
 
 def _observation_spec(address: str):
-    from deploy.serve import PolicyClient
+    from vtrax.deploy.serve import PolicyClient
 
     with PolicyClient(address) as client:
         client.wait_until_serving(timeout_s=60)
@@ -102,7 +102,7 @@ def _measure(address: str, observations, args: argparse.Namespace) -> dict:
     import grpc
     import numpy as np
 
-    from deploy.serve import PolicyClient
+    from vtrax.deploy.serve import PolicyClient
 
     remaining = [args.requests]
     lock = threading.Lock()

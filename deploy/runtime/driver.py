@@ -15,6 +15,7 @@ the learner's final checkpoint, stops Reverb and Ray, and writes summary.json.
 from __future__ import annotations
 
 import collections
+import concurrent.futures
 import logging
 import signal
 import threading
@@ -23,18 +24,15 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from deploy.config import TrainConfig, resolved_num_actors
-from deploy.display import Display
-from deploy.ray_address import AddressError, check_reachable, use_local_token
-from deploy.run_dir import RunWriter, read_json, write_json_atomic
+from vtrax.deploy.config import TrainConfig, resolved_num_actors
+from vtrax.deploy.runtime.display import Display
+from vtrax.deploy.runtime.names import LEARNER_PREFIX, STATUS_NAMESPACE, TABLE
+from vtrax.deploy.runtime.ray_address import AddressError, check_reachable, use_local_token
+from vtrax.deploy.runtime.run_dir import RunWriter, read_json, write_json_atomic
 
 log = logging.getLogger(__name__)
 
 
-STATUS_NAMESPACE = "vtrax"
-# The learner actor of each run is named LEARNER_PREFIX + a run-unique suffix; it also
-# holds the driver's newest report, which `vtrax status` reads.
-LEARNER_PREFIX = "vtrax_learner_"
 
 
 class TrainingError(RuntimeError):
@@ -122,20 +120,21 @@ class Driver:
         """Reverb's process and Ray start side by side; actors start while the learner compiles."""
         import ray
 
-        from actors.environments import env_spec
+        from vtrax.actors.environments import env_spec
 
         check_address(self.config.address)
         self.spec = env_spec(self.config.env_id)
-        replay_start = None
-        if not self.config.address:  # NOTE: Reverb's start (TF import) overlaps Ray's in a thread
-            replay_start = _Background(self._start_replay, "127.0.0.1")
-        self._init_ray(ray)
-        if threading.current_thread() is threading.main_thread():
-            install_signal_handlers(self)  # NOTE: ray.init replaced our SIGTERM handler with sys.exit
-        if replay_start is None:
-            self._start_replay(_node_ip())
-        else:
-            replay_start.result()
+        with concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="replay-start") as pool:
+            replay_start = None
+            if not self.config.address:  # NOTE: Reverb's start (TF import) overlaps Ray's in a thread
+                replay_start = pool.submit(self._start_replay, "127.0.0.1")
+            self._init_ray(ray)
+            if threading.current_thread() is threading.main_thread():
+                install_signal_handlers(self)  # NOTE: ray.init replaced our SIGTERM handler with sys.exit
+            if replay_start is None:
+                self._start_replay(_node_ip())
+            else:
+                replay_start.result()
         self.display.message(f"ray and replay up ({time.monotonic() - self.start_time:.1f}s)")
         self._start_learner(ray)
         self._start_actors(ray)
@@ -161,9 +160,9 @@ class Driver:
                                 "start it with `ray up`/`ray start --head`, or drop --address") from None
 
     def _start_replay(self, host: str) -> None:
-        import replay
+        from vtrax import replay
 
-        from deploy.workers import TABLE, step_spec
+        from vtrax.deploy.runtime.workers import step_spec
 
         self._replay = replay.ReplayServerProcess(
             kind="queue", table=TABLE, step_spec=step_spec(self.spec, self.config),
@@ -173,7 +172,7 @@ class Driver:
         self.replay_address = self._replay.address
 
     def _start_learner(self, ray) -> None:
-        from deploy.workers import LearnerWorker
+        from vtrax.deploy.runtime.workers import LearnerWorker
 
         # NOTE: a name unique to this run: actors look the learner up by it instead of
         # taking its handle as a constructor argument, which Ray cannot restore when it
@@ -191,7 +190,7 @@ class Driver:
             raise TrainingError(f"the learner failed to start: {_cause(error)}") from None
 
     def _start_actors(self, ray) -> None:
-        from deploy.workers import ActorWorker
+        from vtrax.deploy.runtime.workers import ActorWorker
 
         remote = ray.remote(num_cpus=1, max_restarts=self.config.actor_max_restarts, max_concurrency=4,
                             runtime_env={"env_vars": {"JAX_PLATFORMS": "cpu", "XLA_FLAGS": ""}})(ActorWorker)
@@ -229,7 +228,7 @@ class Driver:
         return summary
 
     def _loop(self, writer: RunWriter) -> None:
-        from deploy.metrics_export import RayMetrics
+        from vtrax.deploy.monitoring.ray_metrics import RayMetrics
 
         metrics = RayMetrics()
         self.loop_start = time.monotonic()
@@ -386,27 +385,6 @@ class Driver:
             "actor_restarts": report.get("actor_restarts", 0), "env_errors": report.get("env_errors", 0),
             "final_checkpoint": checkpoint, "resumed": self.resume, "start_epoch": self.start_epoch,
         }
-
-
-class _Background:
-    """Run `fn(*args)` on a thread; `result()` joins and re-raises its exception."""
-
-    def __init__(self, fn, *args):
-        self._error: BaseException | None = None
-
-        def target():
-            try:
-                fn(*args)
-            except BaseException as error:  # noqa: BLE001 - re-raised in result()
-                self._error = error
-
-        self._thread = threading.Thread(target=target, daemon=True)
-        self._thread.start()
-
-    def result(self) -> None:
-        self._thread.join()
-        if self._error is not None:
-            raise self._error
 
 
 def install_signal_handlers(driver: Driver) -> None:

@@ -1,7 +1,7 @@
 """`vtrax status [--address A]`: the running job's counters, read from the job itself.
 
 `vtrax train`'s learner is a named Ray actor (`vtrax_learner_<run>` in namespace
-`vtrax`, see deploy/launcher.py) that holds the driver's newest report; this command
+`vtrax`, see deploy/runtime/names.py) that holds the driver's newest report; this command
 joins the Ray cluster as a short-lived driver, asks that actor (the most recently
 reporting one, when several runs share the cluster), prints, and leaves. Nothing is
 read from logs or the run directory.
@@ -17,7 +17,7 @@ import sys
 import threading
 from typing import Any
 
-from deploy.ray_address import AddressError, check_reachable, use_local_token
+from vtrax.deploy.runtime.ray_address import AddressError, check_reachable, use_local_token
 
 STATUS_TIMEOUT_S = 15.0
 
@@ -80,7 +80,7 @@ def fetch_report(address: str | None, timeout_s: float = STATUS_TIMEOUT_S) -> tu
         raise NoRunError(str(error)) from None
     import ray
 
-    from deploy.launcher import LEARNER_PREFIX, STATUS_NAMESPACE
+    from vtrax.deploy.runtime.names import LEARNER_PREFIX, STATUS_NAMESPACE
 
     use_local_token(address)
     shown = address or "auto"

@@ -45,7 +45,7 @@ def _cases(use_lstm: bool):
     """key -> (name, T, B, observation shape, observation dtype, transformed function) for each network."""
     import jax.numpy as jnp
 
-    import nets
+    from vtrax import nets
 
     def impala(observation, should_reset):
         net = nets.ImpalaNet(6, torso="deep", use_lstm=use_lstm)
@@ -97,7 +97,7 @@ def _measure(name, unroll_length, batch_size, observation_shape, dtype, fn, *, c
     import jax.numpy as jnp
     import numpy as np
 
-    import nets
+    from vtrax import nets
 
     rng = np.random.default_rng(0)
     shape = (unroll_length, batch_size) + observation_shape
@@ -135,7 +135,7 @@ def run(args: argparse.Namespace) -> int:
                          f"{args.calls}, {args.warmup} and {args.max_seconds}.")
     import jax
 
-    from deploy.benchtools import format_table, machine_description, print_result
+    from vtrax.deploy.bench.tools import format_table, machine_description, print_result
 
     cases = _cases(args.use_lstm)
     results = [_measure(*cases[key], calls=args.calls, warmup=args.warmup, max_seconds=args.max_seconds)

@@ -60,7 +60,7 @@ def _token(args: argparse.Namespace) -> str | None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from deploy.serve.service import ServeOptions, ServeSetupError, build_server
+    from vtrax.deploy.serve.service import ServeOptions, ServeSetupError, build_server
 
     try:
         options = ServeOptions(host=args.host, port=args.port, token=_token(args),
