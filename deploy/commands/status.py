@@ -18,6 +18,7 @@ import threading
 from typing import Any
 
 from vtrax.deploy.runtime.ray_address import AddressError, check_reachable, use_local_token
+from vtrax.deploy.runtime.report import RunReport
 
 STATUS_TIMEOUT_S = 15.0
 
@@ -38,24 +39,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="Give up when the cluster does not answer within this many seconds (default 60).")
 
 
-def format_status(report: dict[str, Any], cluster: str) -> list[str]:
-    """Readable lines of one driver report (missing values show as n/a)."""
-    loss = report.get("loss") or {}
+def format_status(report: RunReport, cluster: str) -> list[str]:
+    """Readable lines of one run report (missing values show as n/a)."""
     return [
-        f"vtrax status  {report.get('env_id', '?')}  (Ray cluster {cluster})  t={_num(report.get('wall_seconds'), 1)}s",
-        f"  env frames    {_int(report.get('env_frames'))}   {_num(report.get('frames_per_second'), 0)} frames/s",
-        f"  learner       {_int(report.get('learner_updates'))} updates   {_num(report.get('updates_per_second'), 1)} "
-        f"updates/s   param version {_int(report.get('param_version'))}",
-        f"  return        {_num(report.get('episode_return_mean_last100'), 2)} mean of last 100 episodes   "
-        f"best {_num(report.get('best_episode_return_mean_last100'), 2)}   episodes {_int(report.get('episodes'))}",
-        f"  replay        queue {_int(report.get('replay_queue_size'))} items   inserts "
-        f"{_int(report.get('replay_inserts'))}   samples {_int(report.get('replay_samples'))}",
-        f"  actors        {_int(report.get('num_actors'))} running   restarts {_int(report.get('actor_restarts'))}   "
-        f"env errors {_int(report.get('env_errors'))}",
-        f"  policy lag    {_num(report.get('policy_lag'), 2)} versions   learner waits "
-        f"{_num(100 * report['learner_wait_fraction'] if report.get('learner_wait_fraction') is not None else None, 0)}%"
-        " of its time for data",
-        "  loss          " + ("  ".join(f"{term} {_num(value, 4)}" for term, value in loss.items()) or "n/a"),
+        f"vtrax status  {report.env_id or '?'}  (Ray cluster {cluster})  t={_num(report.wall_seconds, 1)}s",
+        f"  env frames    {_int(report.env_frames)}   {_num(report.frames_per_second, 0)} frames/s",
+        f"  learner       {_int(report.learner_updates)} updates   {_num(report.updates_per_second, 1)} "
+        f"updates/s   param version {_int(report.param_version)}",
+        f"  return        {_num(report.episode_return_mean_last100, 2)} mean of last 100 episodes   "
+        f"best {_num(report.best_episode_return_mean_last100, 2)}   episodes {_int(report.episodes)}",
+        f"  replay        queue {_int(report.replay_queue_size)} items   inserts "
+        f"{_int(report.replay_inserts)}   samples {_int(report.replay_samples)}",
+        f"  actors        {_int(report.num_actors)} running   restarts {_int(report.actor_restarts)}   "
+        f"env errors {_int(report.env_errors)}",
+        f"  policy lag    {_num(report.policy_lag, 2)} versions   learner waits "
+        f"{_num(100 * report.learner_wait_fraction, 0)}% of its time for data",
+        "  loss          " + ("  ".join(f"{term} {_num(value, 4)}" for term, value in report.loss.items()) or "n/a"),
     ]
 
 
@@ -143,5 +142,5 @@ def run(args: argparse.Namespace) -> int:
     elif not report:
         print(f"vtrax status: a vtrax job is starting on {cluster}; no report yet (one comes every report period)")
     else:
-        print("\n".join(format_status(report, cluster)))
+        print("\n".join(format_status(RunReport.from_dict(report), cluster)))
     return 0

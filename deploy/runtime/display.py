@@ -5,23 +5,24 @@ from __future__ import annotations
 import sys
 from typing import Any, TextIO
 
+from vtrax.deploy.runtime.report import RunReport
 
-def format_block(report: dict[str, Any]) -> list[str]:
-    """The lines of one refresh, from a driver report."""
-    loss = report.get("loss", {})
-    lag = report.get("policy_lag")
+
+def format_block(report: RunReport) -> list[str]:
+    """The lines of one refresh, from a run report."""
+    queue = "n/a" if report.replay_queue_size is None else report.replay_queue_size
     return [
-        f"vtrax train  {report['env_id']}  t={report['wall_seconds']:7.1f}s  actors={report['num_actors']}"
-        f" (restarts {report['actor_restarts']}, env errors {report['env_errors']})",
-        f"  env frames   {report['env_frames']:>12,}   {report['frames_per_second']:>10,.0f} frames/s",
-        f"  learner      {report['learner_updates']:>12,} updates {report['updates_per_second']:>8,.1f} updates/s"
-        f"   wait {report.get('learner_wait_fraction', 0.0):4.0%}",
-        f"  return       {_num(report['episode_return_mean_last100'])} mean last 100"
-        f"   best {_num(report['best_episode_return_mean_last100'])}   episodes {report['episodes']:,}",
-        f"  policy lag   {_num(lag)} versions   replay queue {report.get('replay_queue_size', 'n/a')}",
-        "  actors       ms/step " + "  ".join(f"{k} {v:.3f}" for k, v in report.get("actor_ms_per_step", {}).items())
-        + f"   episode length {_num(report.get('episode_length_mean_last100'))}",
-        "  loss         " + "  ".join(f"{k} {_num(v)}" for k, v in loss.items()),
+        f"vtrax train  {report.env_id}  t={report.wall_seconds:7.1f}s  actors={report.num_actors}"
+        f" (restarts {report.actor_restarts}, env errors {report.env_errors})",
+        f"  env frames   {report.env_frames:>12,}   {report.frames_per_second:>10,.0f} frames/s",
+        f"  learner      {report.learner_updates:>12,} updates {report.updates_per_second:>8,.1f} updates/s"
+        f"   wait {report.learner_wait_fraction:4.0%}",
+        f"  return       {_num(report.episode_return_mean_last100)} mean last 100"
+        f"   best {_num(report.best_episode_return_mean_last100)}   episodes {report.episodes:,}",
+        f"  policy lag   {_num(report.policy_lag)} versions   replay queue {queue}",
+        "  actors       ms/step " + "  ".join(f"{k} {v:.3f}" for k, v in report.actor_ms_per_step.items())
+        + f"   episode length {_num(report.episode_length_mean_last100)}",
+        "  loss         " + "  ".join(f"{k} {_num(v)}" for k, v in report.loss.items()),
     ]
 
 
@@ -37,7 +38,7 @@ class Display:
         self._tty = stream.isatty()
         self._drawn = 0
 
-    def show(self, report: dict[str, Any]) -> None:
+    def show(self, report: RunReport) -> None:
         if self._quiet:
             return
         lines = format_block(report)

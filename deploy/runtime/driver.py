@@ -6,8 +6,9 @@
                     ▲ params: learner ray.put()s each version, actors pull the newest ref
 
 The driver polls every `report_period_s`: it aggregates actor stats (restarts are
-detected by a changed pid), learner metrics and replay info into one report that
-goes to the console, metrics.jsonl, TensorBoard and Ray's metrics. Whatever ends the
+detected by a changed pid), learner metrics and replay info into one `RunReport`
+(deploy/runtime/report.py) that the console, metrics.jsonl, TensorBoard, Ray's
+metrics, `vtrax status` and summary.json render. Whatever ends the
 run (limits, target, Ctrl-C/SIGTERM, an error), `finally` stops the actors, saves
 the learner's final checkpoint, stops Reverb and Ray, and writes summary.json.
 """
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import collections
 import concurrent.futures
+import dataclasses
 import logging
 import signal
 import threading
@@ -27,6 +29,7 @@ from typing import Any
 from vtrax.deploy.config import TrainConfig, resolved_num_actors
 from vtrax.deploy.runtime.display import Display
 from vtrax.deploy.runtime.names import LEARNER_PREFIX, STATUS_NAMESPACE, TABLE
+from vtrax.deploy.runtime.report import RunReport, summary_fields
 from vtrax.deploy.runtime.ray_address import AddressError, check_reachable, use_local_token
 from vtrax.deploy.runtime.run_dir import RunWriter, read_json, write_json_atomic
 
@@ -110,8 +113,13 @@ class Driver:
         self.seconds_to_target = progress.get("seconds_to_target")
         self.frames_to_target = progress.get("frames_to_target")
         self.books: list[_ActorBook] = []
-        self.last_report: dict[str, Any] = {}
+        self.last_report = RunReport(env_id=config.env_id, env_frames=self.frames_offset,
+                                     learner_updates=int(progress.get("learner_updates", 0)))
         self._replay = self._learner = None
+        self.spec = None  # the environment's EnvSpec, known once start() has looked it up
+        self.replay_address: str | None = None
+        self.learner_name: str | None = None
+        self.loop_start: float | None = None
         self.loop_end: float | None = None
         self._actors: list[Any] = []
 
@@ -235,11 +243,10 @@ class Driver:
         previous = (self.loop_start, self.frames_offset, 0)
         while not self.stop_event.wait(self.config.report_period_s):
             report = self._report(previous)
-            previous = (time.monotonic(), report["env_frames"], report["learner_updates"])
-            writer.write(report)
+            previous = (time.monotonic(), report.env_frames, report.learner_updates)
+            writer.write(report.to_dict())
             metrics.record(report)
-            self._learner.publish_report.remote(
-                {key: value for key, value in report.items() if key != "learner_metrics"})
+            self._learner.publish_report.remote(dataclasses.replace(report, learner_metrics={}).to_dict())
             self.display.show(report)
             write_json_atomic(self.run_dir / "progress.json", self._progress(report))
             reason = self._should_stop(report)
@@ -248,7 +255,7 @@ class Driver:
                 break
         self.loop_end = time.monotonic()
 
-    def _report(self, previous: tuple[float, int, int]) -> dict[str, Any]:
+    def _report(self, previous: tuple[float, int, int]) -> RunReport:
         import ray
 
         learner = ray.get(self._learner.status.remote(), timeout=60)
@@ -265,26 +272,25 @@ class Driver:
         metrics = learner["metrics"]
         info = learner["replay"]
         step_s, wait_s = metrics.get("learner_step_s", 0.0), metrics.get("learner_wait_s", 0.0)
-        self.last_learner = learner
-        self.last_report = {
-            "env_id": self.config.env_id, "wall_seconds": self.wall_offset + now - self.start_time,
-            "env_frames": frames, "frames_per_second": (frames - previous[1]) / seconds,
-            "learner_updates": learner["updates"], "updates_per_second": (learner["updates"] - previous[2]) / seconds,
-            "episode_return_mean_last100": mean_last100, "best_episode_return_mean_last100": self.best_mean,
-            "episodes": self.episodes, "num_actors": sum(not book.dead for book in self.books),
-            "actor_restarts": sum(book.restarts for book in self.books),
-            "env_errors": sum(book.errors for book in self.books),
-            "policy_lag": metrics.get("policy_lag_mean"), "param_version": learner["version"],
-            "replay_queue_size": info.get("current_size"), "replay_inserts": info.get("num_inserts"),
-            "replay_samples": info.get("num_samples"), "learner_step_s": step_s, "learner_wait_s": wait_s,
-            "learner_wait_fraction": wait_s / (step_s + wait_s) if step_s + wait_s > 0 else 0.0,
-            "grad_norm": metrics.get("grad_norm"),
-            "episode_length_mean_last100": sum(self.lengths) / len(self.lengths) if self.lengths else None,
-            "actor_ms_per_step": self._actor_ms_per_step(),
-            "loss": {key[:-5] if key.endswith("_loss") else key: value for key, value in metrics.items()
-                     if key.endswith("_loss")},
-            "learner_metrics": metrics, "learner_error": learner["error"],
-        }
+        self.last_report = RunReport(
+            env_id=self.config.env_id, wall_seconds=self.wall_offset + now - self.start_time,
+            env_frames=frames, frames_per_second=(frames - previous[1]) / seconds,
+            learner_updates=learner["updates"], updates_per_second=(learner["updates"] - previous[2]) / seconds,
+            episode_return_mean_last100=mean_last100, best_episode_return_mean_last100=self.best_mean,
+            episodes=self.episodes, num_actors=sum(not book.dead for book in self.books),
+            actor_restarts=sum(book.restarts for book in self.books),
+            env_errors=sum(book.errors for book in self.books),
+            policy_lag=metrics.get("policy_lag_mean"), param_version=learner["version"],
+            replay_queue_size=info.get("current_size"), replay_inserts=info.get("num_inserts"),
+            replay_samples=info.get("num_samples"), learner_step_s=step_s, learner_wait_s=wait_s,
+            learner_wait_fraction=wait_s / (step_s + wait_s) if step_s + wait_s > 0 else 0.0,
+            grad_norm=metrics.get("grad_norm"),
+            episode_length_mean_last100=sum(self.lengths) / len(self.lengths) if self.lengths else None,
+            actor_ms_per_step=self._actor_ms_per_step(),
+            loss={key[:-5] if key.endswith("_loss") else key: value for key, value in metrics.items()
+                  if key.endswith("_loss")},
+            learner_metrics=metrics, learner_error=learner["error"],
+        )
         return self.last_report
 
     def _actor_ms_per_step(self) -> dict[str, float]:
@@ -321,12 +327,12 @@ class Driver:
     def _reached_target(self, mean_last100: float) -> bool:
         return self.config.target_return is not None and mean_last100 >= self.config.target_return
 
-    def _should_stop(self, report: dict[str, Any]) -> str | None:
+    def _should_stop(self, report: RunReport) -> str | None:
         config = self.config
-        if report["learner_error"]:
-            self.display.message(f"learner failed:\n{report['learner_error']}")
+        if report.learner_error:
+            self.display.message(f"learner failed:\n{report.learner_error}")
             return "learner error"
-        if config.max_env_frames and report["env_frames"] >= config.max_env_frames:
+        if config.max_env_frames and report.env_frames >= config.max_env_frames:
             return "max_env_frames"
         if config.max_seconds and time.monotonic() - self.start_time >= config.max_seconds:
             return "max_seconds"
@@ -336,13 +342,13 @@ class Driver:
             return "all actors died"
         return None
 
-    def _progress(self, report: dict[str, Any]) -> dict[str, Any]:
-        return {"env_frames": report["env_frames"], "wall_seconds": report["wall_seconds"],
+    def _progress(self, report: RunReport) -> dict[str, Any]:
+        return {"env_frames": report.env_frames, "wall_seconds": report.wall_seconds,
                 "episodes": self.episodes, "last_returns": list(self.returns), "last_lengths": list(self.lengths),
-                "best_episode_return_mean_last100": self.best_mean, "learner_updates": report["learner_updates"],
+                "best_episode_return_mean_last100": self.best_mean, "learner_updates": report.learner_updates,
                 "seconds_to_target": self.seconds_to_target, "frames_to_target": self.frames_to_target,
-                "actor_pids": [book.pid for book in self.books], "actor_restarts": report["actor_restarts"],
-                "param_version": report["param_version"], "actor_param_versions": [book.version for book in self.books]}
+                "actor_pids": [book.pid for book in self.books], "actor_restarts": report.actor_restarts,
+                "param_version": report.param_version, "actor_param_versions": [book.version for book in self.books]}
 
     # ---- shutdown ---------------------------------------------------------------------------
     def shutdown(self) -> str | None:
@@ -368,21 +374,17 @@ class Driver:
         return checkpoint
 
     def summary(self, checkpoint: str | None) -> dict[str, Any]:
-        report = self.last_report
-        wall = self.wall_offset + time.monotonic() - self.start_time
-        frames = report.get("env_frames", self.frames_offset)
-        loop_start = getattr(self, "loop_start", time.monotonic())
-        session_seconds = (self.loop_end or time.monotonic()) - loop_start
+        now = time.monotonic()
+        loop_start = self.loop_start if self.loop_start is not None else now
+        session_seconds = (self.loop_end or now) - loop_start
+        frames = self.last_report.env_frames
         return {
-            "env_id": self.config.env_id, "env_frames": frames, "wall_seconds": wall,
-            "learner_updates": report.get("learner_updates", 0),
+            **summary_fields(self.last_report), "wall_seconds": self.wall_offset + now - self.start_time,
             "frames_per_second": (frames - self.frames_offset) / session_seconds if session_seconds > 0 else 0.0,
-            "startup_seconds": getattr(self, "loop_start", time.monotonic()) - self.start_time,
-            "episode_return_mean_last100": report.get("episode_return_mean_last100"),
+            "startup_seconds": loop_start - self.start_time,
             "best_episode_return_mean_last100": self.best_mean, "episodes": self.episodes,
             "target_return": self.config.target_return, "seconds_to_target": self.seconds_to_target,
             "frames_to_target": self.frames_to_target, "stopped_because": self.stopped_because,
-            "actor_restarts": report.get("actor_restarts", 0), "env_errors": report.get("env_errors", 0),
             "final_checkpoint": checkpoint, "resumed": self.resume, "start_epoch": self.start_epoch,
         }
 

@@ -12,7 +12,7 @@ from vtrax.deploy.monitoring.ray_metrics import GAUGES, LOSS_GAUGE
 ROOT = Path(__file__).resolve().parents[2]
 MONITORING = ROOT / "deploy" / "monitoring"
 DASHBOARD = MONITORING / "grafana" / "dashboards" / "vtrax.json"
-EXPORTED = {f"ray_{name}" for name in GAUGES} | {f"ray_{LOSS_GAUGE[0]}"}
+EXPORTED = {f"ray_{gauge.name}" for gauge in GAUGES} | {f"ray_{LOSS_GAUGE.name}"}
 METRICS_PORT = 8080  # `--metrics-export-port` in the cluster files and the README's local command
 # Panels the issue asks for, by a word of their title.
 REQUIRED_PANELS = ("frames/s", "updates/s", "return", "policy lag", "queue size", "insert / sample",
@@ -115,8 +115,7 @@ def test_grafana_provisioning_points_at_the_dashboard_folder_and_prometheus():
 def metrics_table() -> str:
     """The README's metrics table, as deploy/monitoring/ray_metrics.py defines the metrics."""
     rows = ["| metric (Prometheus name) | unit | meaning |", "| --- | --- | --- |"]
-    rows += [f"| `ray_{name}` | {unit} | {meaning} |" for name, (unit, meaning, _) in GAUGES.items()]
-    rows.append(f"| `ray_{LOSS_GAUGE[0]}` | {LOSS_GAUGE[1]} | {LOSS_GAUGE[2]} |")
+    rows += [f"| `ray_{gauge.name}` | {gauge.unit} | {gauge.meaning} |" for gauge in (*GAUGES, LOSS_GAUGE)]
     return "\n".join(rows)
 
 

@@ -25,6 +25,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from vtrax.deploy.commands.status import format_status
+from vtrax.deploy.runtime.report import RunReport
 
 DASHBOARD = Path(__file__).resolve().parents[2] / "deploy" / "monitoring" / "grafana" / "dashboards" / "vtrax.json"
 
@@ -150,7 +151,7 @@ def test_status_reads_the_running_job_through_ray(live_run):
     assert isinstance(report["replay_queue_size"], int) and report["replay_inserts"] >= report["replay_samples"]
     assert report["episode_return_mean_last100"] >= 1
     assert "pg" in report["loss"]
-    lines = format_status(report, live_run.gcs)
+    lines = format_status(RunReport.from_dict(report), live_run.gcs)
     assert f"{report['env_frames']:,}" in lines[1] and "restarts 0" in lines[5]
 
 

@@ -6,6 +6,7 @@ import sys
 import pytest
 
 from vtrax.deploy.commands.status import format_status
+from vtrax.deploy.runtime.report import RunReport
 
 REPORT = {
     "env_id": "CartPole-v1", "wall_seconds": 12.5, "env_frames": 123456, "frames_per_second": 30000.0,
@@ -18,7 +19,7 @@ REPORT = {
 
 
 def test_the_report_renders_every_counter_the_issue_names():
-    text = "\n".join(format_status(REPORT, "10.0.0.5:6379"))
+    text = "\n".join(format_status(RunReport.from_dict(REPORT), "10.0.0.5:6379"))
     for expected in ("CartPole-v1", "10.0.0.5:6379", "123,456", "30,000 frames/s", "345 updates", "60.0 updates/s",
                      "87.25 mean", "queue 3 items", "inserts 400", "samples 390", "2 running", "restarts 1",
                      "4.50 versions", "25%", "pg 0.1000"):
@@ -26,7 +27,7 @@ def test_the_report_renders_every_counter_the_issue_names():
 
 
 def test_missing_values_show_as_not_available():
-    lines = format_status({"env_id": "CartPole-v1", "env_frames": 0, "loss": {}}, "auto")
+    lines = format_status(RunReport.from_dict({"env_id": "CartPole-v1", "env_frames": 0, "loss": {}}), "auto")
     assert "n/a mean" in lines[3] and lines[-1].endswith("n/a")
 
 

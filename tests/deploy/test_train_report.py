@@ -5,6 +5,7 @@ from pathlib import Path
 from vtrax.deploy.config import preset
 from vtrax.deploy.runtime.display import format_block
 from vtrax.deploy.runtime.driver import Driver, _ActorBook
+from vtrax.deploy.runtime.report import GAUGES, RunReport, summary_fields
 
 
 def _stats(pid, frames, unrolls, inference_s, errors=0):
@@ -36,13 +37,15 @@ def test_ms_per_step_is_over_the_last_period(tmp_path: Path):
     assert driver._actor_ms_per_step() == {}  # no new unrolls: nothing to average
 
 
+REPORT = RunReport(env_id="CartPole-v1", wall_seconds=3.0, num_actors=1, env_frames=1000, frames_per_second=500.0,
+                   learner_updates=2, updates_per_second=1.0, episode_return_mean_last100=20.0,
+                   best_episode_return_mean_last100=21.0, episodes=5, policy_lag=1.0, replay_queue_size=0,
+                   loss={"total": 1.0}, actor_ms_per_step={"env": 0.5, "inference": 0.25},
+                   episode_length_mean_last100=20.0, grad_norm=0.5)
+
+
 def test_display_block_shows_actor_stages_and_episode_length():
-    report = {"env_id": "CartPole-v1", "wall_seconds": 3.0, "num_actors": 1, "actor_restarts": 0, "env_errors": 0,
-              "env_frames": 1000, "frames_per_second": 500.0, "learner_updates": 2, "updates_per_second": 1.0,
-              "episode_return_mean_last100": 20.0, "best_episode_return_mean_last100": 21.0, "episodes": 5,
-              "policy_lag": 1.0, "replay_queue_size": 0, "loss": {"total": 1.0},
-              "actor_ms_per_step": {"env": 0.5, "inference": 0.25}, "episode_length_mean_last100": 20.0}
-    text = "\n".join(format_block(report))
+    text = "\n".join(format_block(REPORT))
     assert "inference 0.250" in text and "env 0.500" in text and "episode length    20.00" in text
 
 
@@ -60,3 +63,27 @@ def test_lstm_config_validates_and_shapes_the_stored_core_state():
     assert network_options(config) == {"use_lstm": True, "lstm_size": 16}
     assert core_state_shapes(preset("cartpole")) is None
     assert TrainConfig.from_dict(config.to_dict()) == config
+
+
+def test_every_renderer_reads_the_one_report(tmp_path: Path):
+    """metrics.jsonl, `vtrax status`, Prometheus and summary.json all render the same RunReport."""
+    import json
+
+    from vtrax.deploy.commands.status import format_status
+    from vtrax.deploy.runtime.run_dir import RunWriter
+
+    writer = RunWriter(tmp_path)
+    writer.write(REPORT.to_dict())
+    writer.close()
+    line = json.loads((tmp_path / "metrics.jsonl").read_text().splitlines()[0])
+    assert RunReport.from_dict(line) == REPORT
+    assert RunReport.from_dict({**line, "reported_at": 1.0}) == REPORT  # what `vtrax status` receives
+    assert "1,000" in format_status(REPORT, "auto")[1]
+    assert {gauge.field for gauge in GAUGES} <= set(line) and all(gauge.name.startswith("vtrax_") for gauge in GAUGES)
+    assert summary_fields(REPORT)["env_frames"] == 1000 and summary_fields(REPORT)["env_id"] == "CartPole-v1"
+
+
+def test_the_driver_reports_before_the_first_period(tmp_path: Path):
+    driver = Driver(preset("cartpole"), tmp_path, resume=False, start_time=0.0, display=None)
+    summary = driver.summary(checkpoint=None)  # a run stopped before its first report still has a summary
+    assert summary["env_frames"] == 0 and summary["learner_updates"] == 0 and summary["episode_return_mean_last100"] is None
