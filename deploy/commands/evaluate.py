@@ -11,7 +11,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("run_dir", metavar="RUN_DIR", help="A run directory written by `vtrax train`.")
     parser.add_argument("--episodes", type=int, default=10, help="Episodes to play (default 10).")
     parser.add_argument("--sampled", action="store_true", help="Sample actions instead of acting greedily.")
-    parser.add_argument("--video", metavar="PATH", default=None, help="Write the first episode as an animated GIF.")
+    parser.add_argument("--video", metavar="PATH", default=None,
+                        help="Write the first episode as a video: PATH ends in .gif or .mp4.")
     parser.add_argument("--seed", type=int, default=12345, help="Seed of the evaluation environments.")
     parser.add_argument("--json", action="store_true", help="Print one JSON object instead of a sentence.")
 
@@ -53,7 +54,7 @@ def evaluate(run_dir: Path, *, episodes: int, greedy: bool, seed: int, video: st
         returns.append(total)
     env.close()
     if video and frames:
-        _write_gif(video, frames)
+        VIDEO_WRITERS[Path(video).suffix.lower()](video, frames)
     return {"returns": returns, "mean": float(np.mean(returns)), "std": float(np.std(returns)),
             "episodes": episodes, "greedy": greedy, "env_id": config.env_id}
 
@@ -74,11 +75,39 @@ def _render(env):
     return np.asarray(frame, dtype=np.uint8)
 
 
+FRAMES_PER_SECOND = 25
+
+
 def _write_gif(path: str, frames) -> None:
     from PIL import Image
 
     images = [Image.fromarray(frame) for frame in frames]
-    images[0].save(path, save_all=True, append_images=images[1:], duration=40, loop=0)
+    images[0].save(path, save_all=True, append_images=images[1:], duration=1000 // FRAMES_PER_SECOND, loop=0)
+
+
+def _write_mp4(path: str, frames) -> None:
+    import cv2
+
+    height, width = frames[0].shape[:2]
+    writer = cv2.VideoWriter(path, cv2.VideoWriter_fourcc(*"mp4v"), FRAMES_PER_SECOND, (width, height))
+    try:
+        for frame in frames:
+            writer.write(frame[..., ::-1])  # NOTE: gymnasium renders RGB, OpenCV writes BGR
+    finally:
+        writer.release()
+
+
+VIDEO_WRITERS = {".gif": _write_gif, ".mp4": _write_mp4}
+
+
+def _video_problem(path: str) -> str | None:
+    """Why `path` cannot take the video, checked before any episode is played; None when it can."""
+    suffix = Path(path).suffix.lower()
+    if suffix not in VIDEO_WRITERS:
+        return f"--video {path}: unknown file extension {suffix or '(none)'!r}; end the name in .gif or .mp4"
+    if not Path(path).resolve().parent.is_dir():
+        return f"--video {path}: directory {Path(path).resolve().parent} does not exist; create it or pick another path"
+    return None
 
 
 def run(args: argparse.Namespace) -> int:
@@ -92,6 +121,16 @@ def run(args: argparse.Namespace) -> int:
     if args.episodes < 1:
         print(f"vtrax eval: --episodes must be >= 1, got {args.episodes}", file=sys.stderr)
         return 2
+    problem = _video_problem(args.video) if args.video else None
+    if problem:
+        print(f"vtrax eval: {problem}", file=sys.stderr)
+        return 2
+    from vtrax.learner import latest_checkpoint
+
+    if latest_checkpoint(str(run_dir / "checkpoints")) is None:
+        print(f"vtrax eval: {run_dir / 'checkpoints'} holds no complete checkpoint yet (one is written every "
+              "checkpoint_period_s of training); wait for one or pass a run that has trained longer", file=sys.stderr)
+        return 1
     result = evaluate(run_dir, episodes=args.episodes, greedy=not args.sampled, seed=args.seed, video=args.video)
     if args.json:
         print(json.dumps(result))

@@ -57,7 +57,9 @@ def run(args: argparse.Namespace) -> int:
                   "written by `vtrax train`", file=sys.stderr)
             return 2
     else:
-        run_dir = new_run_dir(args.logdir, config.env_id)
+        run_dir = _create_run_dir(args.logdir, config.env_id)
+        if run_dir is None:
+            return 2
     write_json_atomic(run_dir / "config.json", config.to_dict())
     display = Display(quiet=args.quiet)
     display.message(f"vtrax train: run directory {run_dir}")
@@ -78,6 +80,20 @@ def run(args: argparse.Namespace) -> int:
         raise
     print(_summary_line(summary, run_dir), flush=True)  # NOTE: also with --quiet: the one line a script reads
     return 0 if summary["stopped_because"] not in ("learner error", "all actors died") else 1
+
+
+def _create_run_dir(logdir: str, env_id: str) -> Path | None:
+    """A new run directory under `logdir`, or None after one line saying why it cannot hold one."""
+    if Path(logdir).exists() and not Path(logdir).is_dir():
+        problem = "is a file, not a directory"
+    else:
+        try:
+            return new_run_dir(logdir, env_id)
+        except OSError as error:
+            problem = f"cannot hold a run directory ({error.strerror})"
+    print(f"vtrax train: --logdir {logdir} {problem}; pass a directory you can write to, e.g. --logdir runs",
+          file=sys.stderr)
+    return None
 
 
 def _summary_line(summary: dict, run_dir: Path) -> str:

@@ -60,7 +60,7 @@ def from_tensor(tensor: pb.Tensor, *, name: str) -> np.ndarray:
 
 def check_observations(observations: np.ndarray, *, env_id: str, observation_shape: Sequence[int],
                        observation_dtype: np.dtype, max_batch_size: int) -> None:
-    """Raise `InvalidRequestError` unless `observations` is a [B, *observation_shape] batch, 1 <= B <= max.
+    """Raise `InvalidRequestError` unless `observations` is a finite [B, *observation_shape] batch, 1 <= B <= max.
 
     Args:
       observations: the decoded request array.
@@ -83,6 +83,18 @@ def check_observations(observations: np.ndarray, *, env_id: str, observation_sha
         raise InvalidRequestError(f"observations must be {np.dtype(observation_dtype).name} for {env_id}, got "
                                   f"{observations.dtype.name}; convert with "
                                   f"np.asarray(x, np.{np.dtype(observation_dtype).name})")
+    _check_finite(observations)
+
+
+def _check_finite(observations: np.ndarray) -> None:
+    """NaN or inf would pass through the network and come back as action 0 with value nan."""
+    if observations.dtype.kind != "f":
+        return
+    finite_rows = np.isfinite(observations).reshape(len(observations), -1).all(axis=1)
+    if not finite_rows.all():
+        rows = np.flatnonzero(~finite_rows).tolist()
+        raise InvalidRequestError(f"observations must be finite, got NaN or inf in row(s) {rows[:8]}"
+                                  f"{' ...' if len(rows) > 8 else ''}; replace or drop those observations")
 
 
 def check_request_size(size_bytes: int, max_request_bytes: int) -> None:

@@ -108,6 +108,8 @@ BAD_REQUESTS = {
     "negative size": (pb.ActRequest(observations=_tensor(np.zeros((0, 4), np.float32), shape=[-1, 4])),
                       "not a valid array shape"),
     "no observations": (pb.ActRequest(sample=True), "no observations"),
+    "nan": (pb.ActRequest(observations=_tensor(np.array([[0, np.nan, 0, 0]], np.float32))), "must be finite"),
+    "inf": (pb.ActRequest(observations=_tensor(np.array([[0, 0, -np.inf, 0]], np.float32))), "NaN or inf"),
 }
 
 

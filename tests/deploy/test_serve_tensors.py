@@ -46,6 +46,8 @@ def test_a_good_batch_passes():
     (np.zeros((9, 4), np.float32), "batch of 9 observations exceeds this server's --max-batch-size 8"),
     (np.zeros((2, 4), np.float64), "must be float32 for CartPole-v1, got float64"),
     (np.zeros((2, 4), np.int32), "np.asarray(x, np.float32)"),
+    (np.array([[0, 0, 0, 0], [0, np.nan, 0, 0]], np.float32), "must be finite, got NaN or inf in row(s) [1]"),
+    (np.full((2, 4), np.inf, np.float32), "NaN or inf in row(s) [0, 1]"),
 ])
 def test_each_problem_is_named_with_its_values(array, phrase):
     with pytest.raises(InvalidRequestError) as caught:
