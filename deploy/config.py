@@ -14,6 +14,7 @@ from typing import Any
 from vtrax.learner.config import LearnerConfig, atari_config, cartpole_config
 
 NETWORKS = ("mlp", "impala_deep", "impala_shallow")
+LAUNCHERS = ("ray", "local")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -58,12 +59,20 @@ class TrainConfig:
     """Seconds between console/metrics reports."""
     metrics_export_port: int | None = None
     """Port where Ray serves Prometheus metrics on a local run (None: Ray picks one)."""
+    launcher: str = "ray"
+    """Where the roles run: 'ray' (one Ray process per role; clusters with --address) or 'local' (one process,
+    threads and an in-process Reverb server: for breakpoints, profiling and fast tests)."""
     dashboard: bool = False
     """Start Ray's dashboard on a local run (adds ~3 s to start-up)."""
     learner: LearnerConfig = dataclasses.field(default_factory=cartpole_config)
     """The learner's hyperparameters."""
 
     def __post_init__(self) -> None:
+        if self.launcher not in LAUNCHERS:
+            raise ValueError(f"launcher must be one of {LAUNCHERS}, got {self.launcher!r}")
+        if self.launcher == "local" and self.address:
+            raise ValueError("--launcher local runs every role in this process and cannot join a Ray cluster; "
+                             "drop --address, or use --launcher ray")
         if self.network not in NETWORKS:
             raise ValueError(f"network must be one of {NETWORKS}, got {self.network!r}")
         for name in ("num_envs_per_actor", "param_refresh_period_unrolls", "max_queue_size",

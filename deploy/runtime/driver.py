@@ -1,54 +1,61 @@
-"""`vtrax train`'s driver: start Reverb, the learner and the actors, report, stop cleanly.
+"""`vtrax train`'s driver: start the roles through a launcher, report, stop cleanly.
 
-    driver ──► ReplayServerProcess (own OS process, on this/head node)
-       ├────► LearnerWorker (Ray actor; GPUs on clusters) ── ReplayDataset ◄─ Reverb
-       └────► ActorWorker × N (Ray actors, 1 CPU each) ── SequenceAdder ─► Reverb
-                    ▲ params: learner ray.put()s each version, actors pull the newest ref
+    driver ──► launcher.start: the Reverb server (and Ray, for the Ray launcher)
+       ├────► launcher.start_learner: LearnerWorker ── ReplayDataset ◄─ Reverb
+       └────► launcher.start_actors: ActorWorker × N ── SequenceAdder ─► Reverb
+
+The launcher decides where roles run: `RayLauncher` (launch_ray.py, one Ray
+process per role, the default) or `LocalLauncher` (launch_local.py, all in this
+process). The driver only calls the launcher, so both run the same role code.
 
 The driver polls every `report_period_s`: it aggregates actor stats (restarts are
 detected by a changed pid), learner metrics and replay info into one `RunReport`
 (deploy/runtime/report.py) that the console, metrics.jsonl, TensorBoard, Ray's
-metrics, `vtrax status` and summary.json render. Whatever ends the
-run (limits, target, Ctrl-C/SIGTERM, an error), `finally` stops the actors, saves
-the learner's final checkpoint, stops Reverb and Ray, and writes summary.json.
+metrics, `vtrax status` and summary.json render. Whatever ends the run (limits,
+target, Ctrl-C/SIGTERM, an error), `finally` stops the actors, saves the learner's
+final checkpoint, stops Reverb (and Ray), and writes summary.json.
 """
 
 from __future__ import annotations
 
 import collections
-import concurrent.futures
 import dataclasses
-import logging
 import signal
 import threading
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
-from vtrax.deploy.config import TrainConfig, resolved_num_actors
+from vtrax.deploy.config import LAUNCHERS, TrainConfig
 from vtrax.deploy.runtime.display import Display
-from vtrax.deploy.runtime.names import LEARNER_PREFIX, STATUS_NAMESPACE, TABLE
+from vtrax.deploy.runtime.errors import ROLE_DIED, TrainingError
+from vtrax.deploy.runtime.names import TABLE
 from vtrax.deploy.runtime.report import RunReport, summary_fields
-from vtrax.deploy.runtime.ray_address import AddressError, check_reachable, use_local_token
 from vtrax.deploy.runtime.run_dir import RunWriter, read_json, write_json_atomic
 
-log = logging.getLogger(__name__)
+__all__ = ["LAUNCHERS", "Driver", "TrainingError", "install_signal_handlers", "make_launcher"]
+
+def make_launcher(name: str):
+    """The launcher named by `--launcher`; each module loads only when chosen (Ray's import costs ~1 s)."""
+    if name == "ray":
+        from vtrax.deploy.runtime.launch_ray import RayLauncher
+
+        return RayLauncher()
+    if name == "local":
+        from vtrax.deploy.runtime.launch_local import LocalLauncher
+
+        return LocalLauncher()
+    raise ValueError(f"launcher must be one of {LAUNCHERS}, got {name!r}")
 
 
+def replay_table(spec, config: TrainConfig):
+    """The Reverb table of a run: a FIFO queue of unrolls, sized by the config."""
+    from vtrax import replay
+    from vtrax.deploy.runtime.workers import step_spec
 
-
-class TrainingError(RuntimeError):
-    """A run that cannot start or continue; the message names the cause and the fix."""
-
-
-def check_address(address: str | None, timeout_s: float = 3.0) -> None:
-    """Fail fast, in one sentence, when a host:port Ray address does not answer."""
-    try:
-        check_reachable(address, timeout_s=timeout_s,
-                        fix="start one with `ray start --head` or `ray up`, or drop --address to train on this machine")
-    except AddressError as error:
-        raise TrainingError(str(error)) from None
+    return replay.TableConfig(kind="queue", name=TABLE, step_spec=step_spec(spec, config),
+                              num_envs=config.num_envs_per_actor, unroll_length=config.unroll_length,
+                              max_size=config.max_queue_size)
 
 
 ACTOR_STAGES = ("env", "inference", "adder", "params")  # actors.Actor.seconds
@@ -98,6 +105,7 @@ class Driver:
     def __init__(self, config: TrainConfig, run_dir: Path, *, resume: bool, start_time: float, display: Display,
                  start_epoch: float | None = None):
         self.config, self.run_dir, self.resume = config, Path(run_dir), resume
+        self.launcher = make_launcher(config.launcher)
         self.start_time, self.display = start_time, display
         self.start_epoch = start_epoch if start_epoch is not None else time.time()
         self.stop_event = threading.Event()
@@ -115,107 +123,27 @@ class Driver:
         self.books: list[_ActorBook] = []
         self.last_report = RunReport(env_id=config.env_id, env_frames=self.frames_offset,
                                      learner_updates=int(progress.get("learner_updates", 0)))
-        self._replay = self._learner = None
         self.spec = None  # the environment's EnvSpec, known once start() has looked it up
         self.replay_address: str | None = None
-        self.learner_name: str | None = None
         self.loop_start: float | None = None
         self.loop_end: float | None = None
-        self._actors: list[Any] = []
 
     # ---- start-up -------------------------------------------------------------------------
     def start(self) -> None:
-        """Reverb's process and Ray start side by side; actors start while the learner compiles."""
-        import ray
-
+        """Reverb (and Ray), then the learner; actors start while the learner compiles."""
         from vtrax.actors.environments import env_spec
 
-        check_address(self.config.address)
         self.spec = env_spec(self.config.env_id)
-        with concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="replay-start") as pool:
-            replay_start = None
-            if not self.config.address:  # NOTE: Reverb's start (TF import) overlaps Ray's in a thread
-                replay_start = pool.submit(self._start_replay, "127.0.0.1")
-            self._init_ray(ray)
-            if threading.current_thread() is threading.main_thread():
-                install_signal_handlers(self)  # NOTE: ray.init replaced our SIGTERM handler with sys.exit
-            if replay_start is None:
-                self._start_replay(_node_ip())
-            else:
-                replay_start.result()
-        self.display.message(f"ray and replay up ({time.monotonic() - self.start_time:.1f}s)")
-        self._start_learner(ray)
-        self._start_actors(ray)
-        self._wait_learner(ray)
-        self.display.message(f"{len(self._actors)} actors x {self.config.num_envs_per_actor} envs started "
+        self.replay_address = self.launcher.start(self.config, replay_table(self.spec, self.config))
+        if threading.current_thread() is threading.main_thread():
+            install_signal_handlers(self)  # NOTE: ray.init replaced our SIGTERM handler with sys.exit
+        self.display.message(f"{self.launcher.name} launcher and replay up ({time.monotonic() - self.start_time:.1f}s)")
+        self.launcher.start_learner(self.config, self.spec, self.replay_address, str(self.run_dir), self.resume)
+        num_actors = self.launcher.start_actors(self.config, self.spec, self.replay_address)
+        self.books = [_ActorBook() for _ in range(num_actors)]
+        self.launcher.wait_learner()
+        self.display.message(f"{num_actors} actors x {self.config.num_envs_per_actor} envs started "
                              f"({time.monotonic() - self.start_time:.1f}s); training")
-
-    def _init_ray(self, ray) -> None:
-        kwargs: dict[str, Any] = {"logging_level": logging.ERROR, "log_to_driver": True,
-                                  "namespace": STATUS_NAMESPACE}
-        if self.config.address:
-            kwargs["address"] = self.config.address
-            use_local_token(self.config.address)
-        else:
-            kwargs["num_cpus"] = max(resolved_num_actors(self.config) + 1, 2)
-            kwargs["include_dashboard"] = self.config.dashboard
-            if self.config.metrics_export_port:
-                kwargs["_metrics_export_port"] = self.config.metrics_export_port
-        try:
-            ray.init(**kwargs)
-        except (ConnectionError, RuntimeError) as error:
-            raise TrainingError(f"cannot join the Ray cluster at {self.config.address!r} ({error}); "
-                                "start it with `ray up`/`ray start --head`, or drop --address") from None
-
-    def _start_replay(self, host: str) -> None:
-        from vtrax import replay
-
-        from vtrax.deploy.runtime.workers import step_spec
-
-        self._replay = replay.ReplayServerProcess(
-            kind="queue", table=TABLE, step_spec=step_spec(self.spec, self.config),
-            num_envs=self.config.num_envs_per_actor, unroll_length=self.config.unroll_length,
-            max_size=self.config.max_queue_size,
-            checkpoint_dir=None, host=host)
-        self.replay_address = self._replay.address
-
-    def _start_learner(self, ray) -> None:
-        from vtrax.deploy.runtime.workers import LearnerWorker
-
-        # NOTE: a name unique to this run: actors look the learner up by it instead of
-        # taking its handle as a constructor argument, which Ray cannot restore when it
-        # restarts an actor (ray-project/ray#53727).
-        self.learner_name = f"{LEARNER_PREFIX}{uuid.uuid4().hex[:12]}"
-        options = {"num_cpus": 1, "num_gpus": self.config.learner_num_gpus, "max_concurrency": 8,
-                   "name": self.learner_name, "namespace": STATUS_NAMESPACE}
-        remote = ray.remote(**options)(LearnerWorker)
-        self._learner = remote.remote(self.config, self.spec, self.replay_address, str(self.run_dir), self.resume)
-
-    def _wait_learner(self, ray) -> None:
-        try:
-            ray.get(self._learner.start.remote(), timeout=600)
-        except ray.exceptions.RayActorError as error:
-            raise TrainingError(f"the learner failed to start: {_cause(error)}") from None
-
-    def _start_actors(self, ray) -> None:
-        from vtrax.deploy.runtime.workers import ActorWorker
-
-        remote = ray.remote(num_cpus=1, max_restarts=self.config.actor_max_restarts, max_concurrency=4,
-                            runtime_env={"env_vars": {"JAX_PLATFORMS": "cpu", "XLA_FLAGS": ""}})(ActorWorker)
-        self._actors = [remote.remote(index, self.config, self.spec, self.replay_address, self.learner_name)
-                        for index in range(self._num_actors(ray))]
-        self.books = [_ActorBook() for _ in self._actors]
-
-    def _num_actors(self, ray) -> int:
-        """The configured count; with --address and none configured, one per cluster CPU beyond the learner's."""
-        if self.config.num_actors or not self.config.address:
-            return resolved_num_actors(self.config)
-        spare = int(ray.cluster_resources().get("CPU", 0)) - 1
-        if spare < 1:
-            raise TrainingError(f"the Ray cluster has no CPU for actors beyond the learner's ("
-                                f"{ray.cluster_resources().get('CPU', 0):g} CPUs now); pass --num-actors N, "
-                                "and an autoscaling cluster adds nodes for them")
-        return spare
 
     # ---- the loop ---------------------------------------------------------------------------
     def run(self) -> dict[str, Any]:
@@ -236,9 +164,7 @@ class Driver:
         return summary
 
     def _loop(self, writer: RunWriter) -> None:
-        from vtrax.deploy.monitoring.ray_metrics import RayMetrics
-
-        metrics = RayMetrics()
+        metrics = self.launcher.metrics()
         self.loop_start = time.monotonic()
         previous = (self.loop_start, self.frames_offset, 0)
         while not self.stop_event.wait(self.config.report_period_s):
@@ -246,7 +172,7 @@ class Driver:
             previous = (time.monotonic(), report.env_frames, report.learner_updates)
             writer.write(report.to_dict())
             metrics.record(report)
-            self._learner.publish_report.remote(dataclasses.replace(report, learner_metrics={}).to_dict())
+            self.launcher.publish_report(dataclasses.replace(report, learner_metrics={}).to_dict())
             self.display.show(report)
             write_json_atomic(self.run_dir / "progress.json", self._progress(report))
             reason = self._should_stop(report)
@@ -256,10 +182,8 @@ class Driver:
         self.loop_end = time.monotonic()
 
     def _report(self, previous: tuple[float, int, int]) -> RunReport:
-        import ray
-
-        learner = ray.get(self._learner.status.remote(), timeout=60)
-        self._poll_actors(ray)
+        learner = self.launcher.learner_status(timeout_s=60)
+        self._poll_actors()
         now = time.monotonic()
         frames = self.frames_offset + sum(book.frames for book in self.books)
         mean_last100 = sum(self.returns) / len(self.returns) if self.returns else None
@@ -304,21 +228,20 @@ class Driver:
             return {}
         return {stage: 1000.0 * delta[f"seconds_{stage}"] / steps for stage in ACTOR_STAGES}
 
-    def _poll_actors(self, ray) -> None:
-        pending = {actor.stats.remote(): index for index, actor in enumerate(self._actors)
-                   if not self.books[index].dead}
-        ready, _ = ray.wait(list(pending), num_returns=len(pending), timeout=10)
-        for ref in ready:
-            index = pending[ref]
-            try:
-                stats = ray.get(ref)
-            except ray.exceptions.RayActorError:
+    def _poll_actors(self) -> None:
+        answers = self.launcher.actor_stats({index for index, book in enumerate(self.books) if book.dead})
+        for index, stats in answers.items():
+            book = self.books[index]
+            if stats is ROLE_DIED:
                 # NOTE: a restarting actor fails calls for a while; only a long silence is death.
-                self.books[index].failed_polls += 1
-                self.books[index].dead = self.books[index].failed_polls * self.config.report_period_s > 120
+                book.failed_polls += 1
+                book.dead = book.failed_polls * self.config.report_period_s > 120
                 continue
-            self.books[index].failed_polls = 0
-            self.books[index].update(stats)
+            book.failed_polls = 0
+            book.update(stats)
+            if stats.get("error"):  # only the local launcher reports one: its actors are not restarted
+                book.dead = True
+                self.display.message(f"actor {index} stopped:\n{stats['error']}")
             for episode_return, episode_length in stats["episodes"]:
                 self.returns.append(episode_return)
                 self.lengths.append(episode_length)
@@ -352,26 +275,8 @@ class Driver:
 
     # ---- shutdown ---------------------------------------------------------------------------
     def shutdown(self) -> str | None:
-        """Stop actors, then save the learner, then Reverb and Ray. Never raises."""
-        import ray
-
-        checkpoint = None
-        if ray.is_initialized():
-            stops = [actor.stop.remote() for actor in self._actors]
-            ray.wait(stops, num_returns=len(stops), timeout=20)
-            if self._learner is not None:
-                try:
-                    checkpoint = ray.get(self._learner.stop_and_save.remote(), timeout=120)
-                except Exception as error:  # noqa: BLE001 - report, keep shutting down
-                    self.display.message(f"final checkpoint failed: {_cause(error)}")
-            for handle in [*self._actors, self._learner]:
-                if handle is not None:
-                    ray.kill(handle, no_restart=True)
-        if self._replay is not None:
-            self._replay.stop()
-        if ray.is_initialized():
-            ray.shutdown()
-        return checkpoint
+        """Stop actors, then save the learner, then Reverb (and Ray). Never raises."""
+        return self.launcher.stop(on_error=self.display.message)
 
     def summary(self, checkpoint: str | None) -> dict[str, Any]:
         now = time.monotonic()
@@ -398,16 +303,3 @@ def install_signal_handlers(driver: Driver) -> None:
 
     signal.signal(signal.SIGINT, handle)
     signal.signal(signal.SIGTERM, handle)
-
-
-def _node_ip() -> str:
-    import ray
-
-    return ray.util.get_node_ip_address()
-
-
-def _cause(error: Exception) -> str:
-    text = str(error)
-    lines = [line for line in text.splitlines() if line.strip()]
-    errors = [line for line in lines if "Error:" in line]
-    return (errors[-1] if errors else (lines[-1] if lines else repr(error))).strip()

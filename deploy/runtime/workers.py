@@ -1,8 +1,11 @@
-"""The Ray edge: learner and actor processes wrapping the plain `learner`/`actors` classes.
+"""The role workers: the learner and an actor, wrapping the plain `learner`/`actors` classes.
 
-Only this module (and the launcher) know about Ray. Each worker runs its loop in a
-background thread and answers small RPCs (status, parameters, stop) concurrently,
-so the driver and the actors never wait behind a learner update.
+Both launchers run exactly this code: the Ray launcher (launch_ray.py) wraps each
+worker in `ray.remote`, one process per role; the local launcher (launch_local.py)
+builds them in the driver's process. Each worker runs its loop in a background
+thread and answers small calls (status, parameters, stop) concurrently, so the
+driver and the actors never wait behind a learner update. Nothing here imports Ray:
+how parameters travel is the launcher's `put_params` and `ParameterSource`.
 """
 
 from __future__ import annotations
@@ -12,12 +15,11 @@ import os
 import threading
 import time
 import traceback
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
-import ray
 
-from vtrax.deploy.runtime.names import STATUS_NAMESPACE, TABLE
+from vtrax.deploy.runtime.names import TABLE
 
 log = logging.getLogger(__name__)
 
@@ -41,16 +43,22 @@ def step_spec(spec, config):
 
 
 class LearnerWorker:
-    """Pulls batches from replay, updates, publishes params through Ray's object store."""
+    """Pulls batches from replay, updates, and keeps the newest parameters for actors to fetch.
 
-    def __init__(self, config, spec, replay_address: str, run_dir: str, resume: bool):
+    `put_params(params)` turns published params into what `latest_params` hands out:
+    `ray.put` (an object-store reference) under Ray, the identity in one process.
+    """
+
+    def __init__(self, config, spec, replay_address: str, run_dir: str, resume: bool,
+                 put_params: Callable[[Any], Any] = lambda params: params):
         import jax
         from vtrax import replay
         from vtrax.learner import Learner
 
         self._config, self._spec, self._replay_address = config, spec, replay_address
         self._report: dict[str, Any] = {}
-        self._latest: tuple[int, list[ray.ObjectRef]] | None = None
+        self._put_params = put_params
+        self._latest: tuple[int, list[Any]] | None = None
         self._stop = threading.Event()
         self._error: str | None = None
         self._metrics: list[dict[str, float]] = []
@@ -85,14 +93,14 @@ class LearnerWorker:
     def _publish(self, version: int, params: Any) -> None:
         # NOTE: the ref is wrapped in a list so Ray passes the reference itself to
         # callers instead of resolving it; actors fetch params only when newer.
-        self._latest = (version, [ray.put(params)])
+        self._latest = (version, [self._put_params(params)])
 
     def _on_metrics(self, metrics: dict[str, float]) -> None:
         with self._metrics_lock:
             self._metrics.append(metrics)
 
     def latest_params(self, known_version: int):
-        """(version, [params_ref]) if newer than `known_version`, else None."""
+        """(version, [put_params(params)]) if newer than `known_version`, else None."""
         latest = self._latest
         if latest is None or latest[0] <= known_version:
             return None
@@ -136,48 +144,15 @@ class LearnerWorker:
         return latest_checkpoint(str(self._learner_checkpoints))
 
 
-class RayParameterSource:
-    """`actors.ParameterSource` over the learner worker: one small RPC in flight at a time."""
-
-    def __init__(self, learner_handle):
-        self._learner = learner_handle
-        self._version = -1
-        self._pending = None
-
-    def wait_first(self, timeout_s: float):
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            latest = ray.get(self._learner.latest_params.remote(self._version))
-            if latest is not None:
-                return self._take(latest)
-            time.sleep(0.05)
-        raise TimeoutError(f"no parameters from the learner within {timeout_s:.0f} s; is the learner running?")
-
-    def latest(self):
-        if self._pending is None:
-            self._pending = self._learner.latest_params.remote(self._version)
-            return None
-        ready, _ = ray.wait([self._pending], timeout=0)
-        if not ready:
-            return None
-        latest, self._pending = ray.get(self._pending), None
-        return None if latest is None else self._take(latest)
-
-    def _take(self, latest):
-        version, (ref,) = latest
-        self._version = version
-        return version, ray.get(ref)
-
-
 class ActorWorker:
-    """One actor process: a VectorEnv, the jitted policy, a replay adder, a param source."""
+    """One actor: a VectorEnv, the jitted policy, a replay adder, a parameter source.
 
-    def __init__(self, index: int, config, spec, replay_address: str, learner_name: str):
-        from vtrax import actors
-        from vtrax import replay
+    `exit_on_error`: a dying loop ends the process (Ray then restarts the actor); in
+    one process it only records the error, which `stats()` reports to the driver.
+    """
 
-
-        learner_handle = ray.get_actor(learner_name, namespace=STATUS_NAMESPACE)
+    def __init__(self, index: int, config, spec, replay_address: str, param_source, *, exit_on_error: bool = True):
+        from vtrax import actors, replay
 
         seed = config.seed * 1000 + 17 * (index + 1)
         network = _network(config, spec)
@@ -191,8 +166,9 @@ class ActorWorker:
             initial_core_state = network.initial_state(config.num_envs_per_actor)
         else:
             select_action, initial_core_state = actors.make_select_action(network.apply), None
-        self._actor = actors.Actor(self._env, select_action, self._adder, RayParameterSource(learner_handle),
+        self._actor = actors.Actor(self._env, select_action, self._adder, param_source,
                                    actor_config, initial_core_state=initial_core_state)
+        self._exit_on_error = exit_on_error
         self._stop = threading.Event()
         self._error: str | None = None
         self._thread = threading.Thread(target=self._run, name=f"actor-{index}", daemon=True)
@@ -204,12 +180,14 @@ class ActorWorker:
         except Exception:  # noqa: BLE001
             if not self._stop.is_set():
                 self._error = traceback.format_exc()
-                log.error("actor loop died, exiting so Ray restarts this actor: %s", self._error)
-                os._exit(1)
+                log.error("actor loop died: %s", self._error)
+                if self._exit_on_error:
+                    os._exit(1)  # NOTE: Ray restarts the actor process
 
     def stats(self) -> dict[str, Any]:
         stats = self._actor.stats()
         stats["pid"] = os.getpid()
+        stats["error"] = self._error
         return stats
 
     def pid(self) -> int:

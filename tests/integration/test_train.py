@@ -1,4 +1,4 @@
-"""`vtrax train` end to end: real local Ray, Reverb server process, learner and 2 actors."""
+"""`vtrax train` end to end: real local Ray, Reverb server process, learner and 2 actors; and the local launcher."""
 
 import contextlib
 import json
@@ -153,6 +153,8 @@ def test_address_joins_an_existing_cluster_uses_its_cpus_and_leaves_it_running(t
     (("--batch-size", "30"), "not divisible"),
     (("--address", "127.0.0.1:1"), "no Ray cluster answers at 127.0.0.1:1"),
     (("--learning-rate", "-1"), "learning_rate must be > 0"),
+    (("--launcher", "local", "--address", "auto"), "--launcher local runs every role in this process"),
+    (("--launcher", "threads"), "launcher must be one of ('ray', 'local')"),
 ])
 def test_bad_input_fails_fast_with_one_sentence_and_no_processes(tmp_path, flags, message):
     before = _ray_processes()
@@ -161,3 +163,22 @@ def test_bad_input_fails_fast_with_one_sentence_and_no_processes(tmp_path, flags
     assert message in result.stderr
     assert "Traceback" not in result.stderr
     assert _ray_processes() - before == set()
+
+
+def test_local_launcher_learns_in_one_process_with_no_ray(tmp_path):
+    """The same roles as threads of one process: no Ray process, no replay server process, a learning run."""
+    before = _ray_processes()
+    flags = ("--launcher", "local", "--num-actors", "1", "--max-seconds", "60")
+    with _training(tmp_path, *flags) as (child, run_dir):
+        _wait_for(lambda: (p := _progress(run_dir)) and p["learner_updates"] > 0, 120, "learner updates")
+        assert _ray_processes() - before == set(), "the local launcher started Ray or a replay server process"
+        assert not psutil.Process(child.pid).children(recursive=True), "the local launcher started child processes"
+        output, _ = child.communicate(timeout=180)
+    assert child.returncode == 0, output
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["stopped_because"] in ("target_return", "max_seconds")
+    assert summary["best_episode_return_mean_last100"] > 2 * RANDOM_CARTPOLE_RETURN
+    assert summary["final_checkpoint"] and Path(summary["final_checkpoint"]).is_dir()
+    final = _progress(run_dir)
+    assert final["param_version"] > 0 and max(final["actor_param_versions"]) > 0, "parameters never reached actors"
+    assert json.loads((run_dir / "config.json").read_text())["launcher"] == "local"

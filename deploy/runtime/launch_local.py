@@ -1,0 +1,117 @@
+"""The local launcher (`vtrax train --launcher local`): every role in the driver's process.
+
+    driver process
+      ├── Reverb server (in-process, replay.start_server)
+      ├── LearnerWorker (its loop on a thread) ── ReplayDataset ◄─ Reverb
+      └── ActorWorker × N (each loop on a thread) ── SequenceAdder ─► Reverb
+                ▲ params: actors read the learner's newest (version, params) directly
+
+The same worker classes as under Ray, with no Ray at all: for a breakpoint in any
+role, a profiler over the whole run, fast tests, and the least memory and start-up.
+Nothing restarts a role here: an actor whose loop dies is reported and stays down.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from vtrax.deploy.config import TrainConfig, resolved_num_actors
+from vtrax.deploy.runtime.errors import TrainingError, cause
+from vtrax.deploy.runtime.workers import ActorWorker, LearnerWorker
+
+
+class LearnerParameterSource:
+    """`actors.ParameterSource` reading the learner worker in this process."""
+
+    def __init__(self, learner: LearnerWorker):
+        self._learner = learner
+        self._version = -1
+
+    def wait_first(self, timeout_s: float):
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            latest = self.latest()
+            if latest is not None:
+                return latest
+            time.sleep(0.01)
+        raise TimeoutError(f"no parameters from the learner within {timeout_s:.0f} s; is the learner running?")
+
+    def latest(self):
+        latest = self._learner.latest_params(self._version)
+        if latest is None:
+            return None
+        version, (params,) = latest
+        self._version = version
+        return version, params
+
+
+class _NoMetrics:
+    """Prometheus export needs Ray's metrics agent, which the local launcher does not start."""
+
+    def record(self, report) -> None:
+        del report
+
+
+class LocalLauncher:
+    """Builds the roles in this process; calls to them are plain method calls."""
+
+    name = "local"
+
+    def __init__(self):
+        self._replay = self._learner = None
+        self._actors: list[ActorWorker] = []
+
+    def start(self, config: TrainConfig, table) -> str:
+        """The in-process Reverb server; returns its address."""
+        from vtrax import replay
+
+        del config  # TrainConfig refuses --address with the local launcher
+        self._replay = replay.start_server([table], host="127.0.0.1", checkpoint_period_s=None)
+        return self._replay.address
+
+    def start_learner(self, config: TrainConfig, spec, replay_address: str, run_dir: str, resume: bool) -> None:
+        try:
+            self._learner = LearnerWorker(config, spec, replay_address, run_dir, resume)
+        except ValueError as error:
+            raise TrainingError(f"the learner failed to start: {cause(error)}") from None
+
+    def wait_learner(self) -> None:
+        self._learner.start()
+
+    def start_actors(self, config: TrainConfig, spec, replay_address: str) -> int:
+        self._actors = [ActorWorker(index, config, spec, replay_address, LearnerParameterSource(self._learner),
+                                    exit_on_error=False)
+                        for index in range(resolved_num_actors(config))]
+        return len(self._actors)
+
+    def learner_status(self, timeout_s: float = 60.0) -> dict[str, Any]:
+        del timeout_s  # a local call cannot hang on a network
+        return self._learner.status()
+
+    def actor_stats(self, skip: set[int], timeout_s: float = 10.0) -> dict[int, Any]:
+        del timeout_s
+        return {index: actor.stats() for index, actor in enumerate(self._actors) if index not in skip}
+
+    def publish_report(self, report: dict[str, Any]) -> None:
+        self._learner.publish_report(report)
+
+    def metrics(self) -> _NoMetrics:
+        return _NoMetrics()
+
+    def stop(self, on_error) -> str | None:
+        """Stop actors, then save the learner, then Reverb. Never raises; returns the final checkpoint."""
+        checkpoint = None
+        for actor in self._actors:
+            try:
+                actor.stop()
+            except Exception as error:  # noqa: BLE001 - keep shutting down
+                on_error(f"an actor did not stop cleanly: {cause(error)}")
+        if self._learner is not None:
+            try:
+                checkpoint = self._learner.stop_and_save()
+            except Exception as error:  # noqa: BLE001 - report, keep shutting down
+                on_error(f"final checkpoint failed: {cause(error)}")
+        if self._replay is not None:
+            self._replay.stop(final_checkpoint=False)
+        return checkpoint

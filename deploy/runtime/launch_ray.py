@@ -1,0 +1,196 @@
+"""The Ray launcher (`vtrax train --launcher ray`, the default): one process per role.
+
+    driver ──► ReplayServerProcess (own OS process, on this/head node)
+       ├────► LearnerWorker (Ray actor; GPUs on clusters) ── ReplayDataset ◄─ Reverb
+       └────► ActorWorker × N (Ray actors, 1 CPU each) ── SequenceAdder ─► Reverb
+                    ▲ params: the learner ray.put()s each version, actors pull the newest ref
+
+Locally `ray.init` starts Ray on this machine; with `--address` it joins a cluster.
+Ray restarts a dead actor process (`actor_max_restarts`); the driver notices by a
+changed pid.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import logging
+import time
+import uuid
+from typing import Any
+
+import ray
+
+from vtrax.deploy.config import TrainConfig, resolved_num_actors
+from vtrax.deploy.runtime.errors import ROLE_DIED, TrainingError, cause
+from vtrax.deploy.runtime.names import LEARNER_PREFIX, STATUS_NAMESPACE
+from vtrax.deploy.runtime.ray_address import AddressError, check_reachable, use_local_token
+from vtrax.deploy.runtime.workers import ActorWorker, LearnerWorker
+
+def check_address(address: str | None, timeout_s: float = 3.0) -> None:
+    """Fail fast, in one sentence, when a host:port Ray address does not answer."""
+    try:
+        check_reachable(address, timeout_s=timeout_s,
+                        fix="start one with `ray start --head` or `ray up`, or drop --address to train on this machine")
+    except AddressError as error:
+        raise TrainingError(str(error)) from None
+
+
+class RayParameterSource:
+    """`actors.ParameterSource` over the learner actor: one small RPC in flight at a time.
+
+    Built in the driver and shipped to the actor process, it finds the learner by
+    name there: a restarted actor gets its arguments again, and Ray cannot restore
+    actor handles passed as arguments (ray-project/ray#53727).
+    """
+
+    def __init__(self, learner_name: str):
+        self._learner_name = learner_name
+        self._learner = None
+        self._version = -1
+        self._pending = None
+
+    def _handle(self):
+        if self._learner is None:
+            self._learner = ray.get_actor(self._learner_name, namespace=STATUS_NAMESPACE)
+        return self._learner
+
+    def wait_first(self, timeout_s: float):
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            latest = ray.get(self._handle().latest_params.remote(self._version))
+            if latest is not None:
+                return self._take(latest)
+            time.sleep(0.05)
+        raise TimeoutError(f"no parameters from the learner within {timeout_s:.0f} s; is the learner running?")
+
+    def latest(self):
+        if self._pending is None:
+            self._pending = self._handle().latest_params.remote(self._version)
+            return None
+        ready, _ = ray.wait([self._pending], timeout=0)
+        if not ready:
+            return None
+        latest, self._pending = ray.get(self._pending), None
+        return None if latest is None else self._take(latest)
+
+    def _take(self, latest):
+        version, (ref,) = latest
+        self._version = version
+        return version, ray.get(ref)
+
+
+class RayLauncher:
+    """Starts and stops the roles as Ray actors; every call to a role goes through here."""
+
+    name = "ray"
+
+    def __init__(self):
+        self._replay = self._learner = None
+        self._actors: list[Any] = []
+        self.learner_name = f"{LEARNER_PREFIX}{uuid.uuid4().hex[:12]}"
+
+    def start(self, config: TrainConfig, table) -> str:
+        """Ray and the Reverb server; returns the server's address."""
+        from vtrax import replay
+
+        check_address(config.address)
+        with concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="replay-start") as pool:
+            replay_start = None
+            if not config.address:  # NOTE: Reverb's start (TF import) overlaps Ray's in a thread
+                replay_start = pool.submit(replay.ReplayServerProcess, tables=[table], host="127.0.0.1")
+            self._init_ray(config)
+            self._replay = (replay.ReplayServerProcess(tables=[table], host=ray.util.get_node_ip_address())
+                            if replay_start is None else replay_start.result())
+        return self._replay.address
+
+    def _init_ray(self, config: TrainConfig) -> None:
+        kwargs: dict[str, Any] = {"logging_level": logging.ERROR, "log_to_driver": True,
+                                  "namespace": STATUS_NAMESPACE}
+        if config.address:
+            kwargs["address"] = config.address
+            use_local_token(config.address)
+        else:
+            kwargs["num_cpus"] = max(resolved_num_actors(config) + 1, 2)
+            kwargs["include_dashboard"] = config.dashboard
+            if config.metrics_export_port:
+                kwargs["_metrics_export_port"] = config.metrics_export_port
+        try:
+            ray.init(**kwargs)
+        except (ConnectionError, RuntimeError) as error:
+            raise TrainingError(f"cannot join the Ray cluster at {config.address!r} ({error}); "
+                                "start it with `ray up`/`ray start --head`, or drop --address") from None
+
+    def start_learner(self, config: TrainConfig, spec, replay_address: str, run_dir: str, resume: bool) -> None:
+        # NOTE: a name unique to this run: actors look the learner up by it (RayParameterSource).
+        options = {"num_cpus": 1, "num_gpus": config.learner_num_gpus, "max_concurrency": 8,
+                   "name": self.learner_name, "namespace": STATUS_NAMESPACE}
+        remote = ray.remote(**options)(LearnerWorker)
+        self._learner = remote.remote(config, spec, replay_address, run_dir, resume, ray.put)
+
+    def wait_learner(self) -> None:
+        try:
+            ray.get(self._learner.start.remote(), timeout=600)
+        except ray.exceptions.RayActorError as error:
+            raise TrainingError(f"the learner failed to start: {cause(error)}") from None
+
+    def start_actors(self, config: TrainConfig, spec, replay_address: str) -> int:
+        remote = ray.remote(num_cpus=1, max_restarts=config.actor_max_restarts, max_concurrency=4,
+                            runtime_env={"env_vars": {"JAX_PLATFORMS": "cpu", "XLA_FLAGS": ""}})(ActorWorker)
+        self._actors = [remote.remote(index, config, spec, replay_address, RayParameterSource(self.learner_name))
+                        for index in range(self._num_actors(config))]
+        return len(self._actors)
+
+    def _num_actors(self, config: TrainConfig) -> int:
+        """The configured count; with --address and none configured, one per cluster CPU beyond the learner's."""
+        if config.num_actors or not config.address:
+            return resolved_num_actors(config)
+        spare = int(ray.cluster_resources().get("CPU", 0)) - 1
+        if spare < 1:
+            raise TrainingError(f"the Ray cluster has no CPU for actors beyond the learner's ("
+                                f"{ray.cluster_resources().get('CPU', 0):g} CPUs now); pass --num-actors N, "
+                                "and an autoscaling cluster adds nodes for them")
+        return spare
+
+    def learner_status(self, timeout_s: float = 60.0) -> dict[str, Any]:
+        return ray.get(self._learner.status.remote(), timeout=timeout_s)
+
+    def actor_stats(self, skip: set[int], timeout_s: float = 10.0) -> dict[int, Any]:
+        """index -> stats dict, or ROLE_DIED; actors in `skip` and those that do not answer in time are absent."""
+        pending = {actor.stats.remote(): index for index, actor in enumerate(self._actors) if index not in skip}
+        ready, _ = ray.wait(list(pending), num_returns=len(pending), timeout=timeout_s)
+        answers = {}
+        for ref in ready:
+            try:
+                answers[pending[ref]] = ray.get(ref)
+            except ray.exceptions.RayActorError:
+                answers[pending[ref]] = ROLE_DIED
+        return answers
+
+    def publish_report(self, report: dict[str, Any]) -> None:
+        self._learner.publish_report.remote(report)
+
+    def metrics(self):
+        """What records each report as Prometheus gauges (Ray serves them)."""
+        from vtrax.deploy.monitoring.ray_metrics import RayMetrics
+
+        return RayMetrics()
+
+    def stop(self, on_error) -> str | None:
+        """Stop actors, then save the learner, then Reverb and Ray. Never raises; returns the final checkpoint."""
+        checkpoint = None
+        if ray.is_initialized():
+            stops = [actor.stop.remote() for actor in self._actors]
+            ray.wait(stops, num_returns=len(stops), timeout=20)
+            if self._learner is not None:
+                try:
+                    checkpoint = ray.get(self._learner.stop_and_save.remote(), timeout=120)
+                except Exception as error:  # noqa: BLE001 - report, keep shutting down
+                    on_error(f"final checkpoint failed: {cause(error)}")
+            for handle in [*self._actors, self._learner]:
+                if handle is not None:
+                    ray.kill(handle, no_restart=True)
+        if self._replay is not None:
+            self._replay.stop()
+        if ray.is_initialized():
+            ray.shutdown()
+        return checkpoint
