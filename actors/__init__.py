@@ -4,11 +4,10 @@ Environment construction imports no JAX, so the launcher can validate an env id
 before anything heavy loads; the policy and actor load on first use.
 """
 
-import importlib
-
 from vtrax.actors.environments import EnvSpec, env_spec, make_env
 from vtrax.actors.errors import EnvironmentSetupError
 from vtrax.actors.vector_env import VectorEnv, VectorStep
+from vtrax.replay.lazy_exports import lazy_exports
 
 _LAZY = {
     "ActionChoice": "vtrax.actors.policy", "make_select_action": "vtrax.actors.policy",
@@ -19,10 +18,4 @@ _LAZY = {
 
 __all__ = ["EnvSpec", "EnvironmentSetupError", "VectorEnv", "VectorStep", "env_spec", "make_env", *_LAZY]
 
-
-def __getattr__(name: str):
-    if name not in _LAZY:
-        raise AttributeError(f"module 'actors' has no attribute {name!r}")
-    value = getattr(importlib.import_module(_LAZY[name]), name)
-    globals()[name] = value
-    return value
+__getattr__, __dir__ = lazy_exports(__name__, globals(), _LAZY)

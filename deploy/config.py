@@ -12,8 +12,8 @@ import os
 from typing import Any
 
 from vtrax.learner.config import LearnerConfig, atari_config, cartpole_config
+from vtrax.learner.network import NETWORK_KINDS
 
-NETWORKS = ("mlp", "impala_deep", "impala_shallow")
 LAUNCHERS = ("ray", "local")
 
 
@@ -73,8 +73,8 @@ class TrainConfig:
         if self.launcher == "local" and self.address:
             raise ValueError("--launcher local runs every role in this process and cannot join a Ray cluster; "
                              "drop --address, or use --launcher ray")
-        if self.network not in NETWORKS:
-            raise ValueError(f"network must be one of {NETWORKS}, got {self.network!r}")
+        if self.network not in NETWORK_KINDS:
+            raise ValueError(f"network must be one of {NETWORK_KINDS}, got {self.network!r}")
         for name in ("num_envs_per_actor", "param_refresh_period_unrolls", "max_queue_size",
                      "report_period_s"):
             if not getattr(self, name) > 0:

@@ -12,7 +12,7 @@ from vtrax.nets.basic import BatchApply, Flatten, Sequential, dropout, one_hot
 from vtrax.nets.conv import Conv2D
 from vtrax.nets.embed import Embed
 from vtrax.nets.errors import (InvalidRNGKeyError, MissingParameterError, MissingRNGError, MissingStateError,
-                         ModuleNameError, ModuleOutsideTransformError, ParameterShapeError, UnsupportedStateError)
+                               ModuleNameError, ModuleOutsideTransformError, ParameterShapeError, UnsupportedStateError)
 from vtrax.nets.layer_norm import LayerNorm
 from vtrax.nets.linear import Linear
 from vtrax.nets.mlp import MLP

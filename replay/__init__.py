@@ -11,13 +11,12 @@ without Reverb.
 
 from __future__ import annotations
 
-import importlib
-
+from vtrax.replay.lazy_exports import lazy_exports
 from vtrax.replay.process import ReplayServerError, ReplayServerProcess
 from vtrax.replay.sequences import SequenceBuffer, split_slabs, to_device_batch
 from vtrax.replay.specs import CORE_STATE_PREFIX, FieldSpec, field_spec, impala_step_spec, step_nbytes
 from vtrax.replay.table_config import (DEFAULT_CHECKPOINT_PERIOD_S, PRIORITIZED, QUEUE, TABLE_KINDS, UNIFORM,
-                                 TableConfig)
+                                       TableConfig)
 
 # name -> submodule that defines it (imports reverb/tensorflow).
 _LAZY = {
@@ -42,14 +41,4 @@ __all__ = [
     "impala_step_spec", "split_slabs", "step_nbytes", "to_device_batch", *_LAZY,
 ]
 
-
-def __getattr__(name: str):
-    if name not in _LAZY:
-        raise AttributeError(f"module 'replay' has no attribute {name!r}")
-    value = getattr(importlib.import_module(_LAZY[name]), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = lazy_exports(__name__, globals(), _LAZY)

@@ -7,6 +7,7 @@ only grpc and numpy; the server side loads JAX when a server is built.
 from vtrax.deploy.serve.client import ActResult, PolicyClient
 from vtrax.deploy.serve.source import PolicySource, ServeSetupError, resolve_source
 from vtrax.deploy.serve.tensors import InvalidRequestError, check_observations, from_tensor, to_tensor
+from vtrax.replay.lazy_exports import lazy_exports
 
 _LAZY = {
     "ActOutput": "vtrax.deploy.serve.policy", "CheckpointFollower": "vtrax.deploy.serve.policy",
@@ -22,12 +23,4 @@ _LAZY = {
 __all__ = ["ActResult", "InvalidRequestError", "PolicyClient", "PolicySource", "ServeSetupError",
            "check_observations", "from_tensor", "resolve_source", "to_tensor", *_LAZY]
 
-
-def __getattr__(name: str):
-    if name not in _LAZY:
-        raise AttributeError(f"module 'vtrax.deploy.serve' has no attribute {name!r}")
-    import importlib
-
-    value = getattr(importlib.import_module(_LAZY[name]), name)
-    globals()[name] = value
-    return value
+__getattr__, __dir__ = lazy_exports(__name__, globals(), _LAZY)

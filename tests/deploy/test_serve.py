@@ -10,7 +10,7 @@ import pytest
 
 from vtrax.deploy.config import TrainConfig
 from vtrax.deploy.serve import (PolicyClient, ServeOptions, ServeSetupError, build_server, padded_batch_size,
-                          resolve_source, write_initial_run)
+                                resolve_source, write_initial_run)
 from vtrax.deploy.serve import vtrax_serve_pb2 as pb
 from vtrax.learner import load_params, make_network, save_checkpoint
 
