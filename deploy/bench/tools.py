@@ -50,6 +50,8 @@ def print_result(result: dict, *, as_json: bool, table: str) -> None:
 
 
 def _fmt(value: Any) -> str:
+    if value is None:
+        return "n/a"
     if isinstance(value, float):
         return f"{value:,.1f}" if abs(value) >= 100 else f"{value:.3g}"
     return str(value)

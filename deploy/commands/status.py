@@ -10,6 +10,7 @@ read from logs or the run directory.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
@@ -77,6 +78,29 @@ def fetch_report(address: str | None, timeout_s: float = STATUS_TIMEOUT_S) -> tu
         check_reachable(address, fix="is the run's cluster up?")
     except AddressError as error:
         raise NoRunError(str(error)) from None
+    with _ray_warnings_silenced():
+        return _ask_the_learners(address, timeout_s)
+
+
+@contextlib.contextmanager
+def _ray_warnings_silenced():
+    """Ray's warnings (token auth in use, no SIGTERM handler off the main thread) would break the one-line promise.
+
+    NOTE: Ray logs them before `ray.init` configures logging, so the `ray` logger's level is raised here,
+    after `import ray` has set it up; errors still show, and the level is restored after `ray.shutdown`.
+    """
+    import ray  # noqa: F401 - importing Ray sets its logger's level
+
+    ray_logger = logging.getLogger("ray")
+    level = ray_logger.level
+    ray_logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        ray_logger.setLevel(level)
+
+
+def _ask_the_learners(address: str | None, timeout_s: float) -> tuple[dict[str, Any], str]:
     import ray
 
     from vtrax.deploy.runtime.names import LEARNER_PREFIX, STATUS_NAMESPACE

@@ -43,8 +43,13 @@ def resolve_config(args: argparse.Namespace) -> TrainConfig:
 
 def run(args: argparse.Namespace) -> int:
     from vtrax.deploy.runtime.display import Display
-    from vtrax.deploy.runtime.driver import Driver, TrainingError, install_signal_handlers
+    from vtrax.deploy.runtime.driver import FAILED_STOPS, Driver, TrainingError, install_signal_handlers
 
+    if args.resume:
+        problem = _not_resumable(Path(args.resume))
+        if problem:
+            print(f"vtrax train: cannot resume {args.resume}: {problem}", file=sys.stderr)
+            return 2
     try:
         config = resolve_config(args)
     except (ValueError, TypeError) as error:
@@ -52,10 +57,6 @@ def run(args: argparse.Namespace) -> int:
         return 2
     if args.resume:
         run_dir = Path(args.resume)
-        if not (run_dir / "checkpoints").is_dir():
-            print(f"vtrax train: {run_dir} has no checkpoints/ to resume from; pass a run directory "
-                  "written by `vtrax train`", file=sys.stderr)
-            return 2
     else:
         run_dir = _create_run_dir(args.logdir, config.env_id)
         if run_dir is None:
@@ -79,7 +80,7 @@ def run(args: argparse.Namespace) -> int:
             return 2
         raise
     print(_summary_line(summary, run_dir), flush=True)  # NOTE: also with --quiet: the one line a script reads
-    return 0 if summary["stopped_because"] not in ("learner error", "all actors died") else 1
+    return 1 if summary["stopped_because"].startswith(FAILED_STOPS) else 0
 
 
 def _create_run_dir(logdir: str, env_id: str) -> Path | None:
@@ -96,10 +97,25 @@ def _create_run_dir(logdir: str, env_id: str) -> Path | None:
     return None
 
 
+def _not_resumable(run_dir: Path) -> str | None:
+    """Why `run_dir` cannot be resumed (one sentence with the fix), or None."""
+    if not run_dir.is_dir():
+        return "no such directory; pass a run directory written by `vtrax train` (e.g. runs/CartPole-v1-...)"
+    if not (run_dir / "config.json").is_file():
+        return "it has no config.json, so it is not a run directory written by `vtrax train`"
+    try:
+        read_json(run_dir / "config.json")
+    except ValueError:
+        return "its config.json is not valid JSON; restore it from a copy or start a new run"
+    if not (run_dir / "checkpoints").is_dir():
+        return "it has no checkpoints/ to resume from; pass a run directory written by `vtrax train`"
+    return None
+
+
 def _summary_line(summary: dict, run_dir: Path) -> str:
     target = summary["seconds_to_target"]
     reached = f"target {summary['target_return']} reached at {target:.1f}s" if target is not None else "target not reached"
     mean = summary["episode_return_mean_last100"]
     return (f"done ({summary['stopped_because']}): {summary['env_frames']:,} frames in {summary['wall_seconds']:.1f}s "
             f"({summary['frames_per_second']:,.0f} frames/s), {summary['learner_updates']:,} updates, "
-            f"return {mean if mean is None else round(mean, 1)}; {reached}; summary: {run_dir / 'summary.json'}")
+            f"return {'n/a' if mean is None else f'{mean:.1f}'}; {reached}; summary: {run_dir / 'summary.json'}")

@@ -76,7 +76,7 @@ def _tail(path: Path) -> str:
 
 
 @pytest.fixture(scope="module")
-def live_run(tmp_path_factory):
+def live_run(tmp_path_factory, descendant_commands):
     logdir = tmp_path_factory.mktemp("live")
     log = logdir / "train.log"
     port = _free_port()
@@ -96,12 +96,13 @@ def live_run(tmp_path_factory):
             time.sleep(1)
             samples = _scrape(port)
         gcs = _gcs_address(train.pid)
+        processes = descendant_commands(train.pid)
         status = subprocess.run([*VTRAX, "status", "--address", gcs, "--json"], capture_output=True, text=True,
                                 timeout=180)
         # NOTE: SIGINT (Ctrl-C): Ray's core worker replaces the driver's SIGTERM handler with one that aborts.
         train.send_signal(signal.SIGINT)
         train.wait(timeout=240)
-        yield types.SimpleNamespace(samples=samples, needed=needed, status=status, gcs=gcs,
+        yield types.SimpleNamespace(samples=samples, needed=needed, status=status, gcs=gcs, processes=processes,
                                     returncode=train.returncode, run_dir=next(logdir.glob("CartPole-v1-*")), log=log)
     finally:
         if train.poll() is None:
@@ -153,6 +154,15 @@ def test_status_reads_the_running_job_through_ray(live_run):
     assert "pg" in report["loss"]
     lines = format_status(RunReport.from_dict(report), live_run.gcs)
     assert f"{report['env_frames']:,}" in lines[1] and "restarts 0" in lines[5]
+
+
+def test_status_prints_no_ray_warnings(live_run):
+    assert live_run.status.stderr == ""
+
+
+def test_no_dashboard_process_runs_with_the_dashboard_off(live_run):
+    assert any("raylet" in cmdline for cmdline in live_run.processes), live_run.processes
+    assert not [cmdline for cmdline in live_run.processes if "dashboard/dashboard.py" in cmdline]
 
 
 def test_the_run_stops_cleanly_and_status_then_finds_no_cluster(live_run):

@@ -40,3 +40,11 @@ def test_no_cluster_is_one_line_and_exit_1(address, phrase):
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 1
     assert phrase in result.stderr and result.stderr.count("\n") == 1 and result.stdout == ""
+
+
+def test_a_cluster_without_a_run_is_one_line_without_ray_warnings(local_ray_cluster):
+    result = subprocess.run([sys.executable, "-m", "vtrax.deploy.cli", "status", "--address",
+                             local_ray_cluster.address], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 1
+    assert result.stderr.startswith(f"vtrax status: the Ray cluster at {local_ray_cluster.address} runs no vtrax job")
+    assert result.stderr.count("\n") == 1 and result.stdout == "", result.stderr
