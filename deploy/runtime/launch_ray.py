@@ -114,8 +114,10 @@ class RayLauncher:
             kwargs["include_dashboard"] = config.dashboard
             if config.metrics_export_port:
                 kwargs["_metrics_export_port"] = config.metrics_export_port
+        from vtrax.deploy.runtime.ray_head import init_ray  # NOTE: with the dashboard off, no dashboard process
+
         try:
-            ray.init(**kwargs)
+            init_ray(**kwargs)
         except (ConnectionError, RuntimeError) as error:
             raise TrainingError(f"cannot join the Ray cluster at {config.address!r} ({error}); "
                                 "start it with `ray up`/`ray start --head`, or drop --address") from None
