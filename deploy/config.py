@@ -55,6 +55,10 @@ class TrainConfig:
     """GPUs the learner asks Ray for (set on clusters with GPU learners)."""
     actor_max_restarts: int = 3
     """How many times Ray restarts a dead actor process."""
+    learner_max_restarts: int = 3
+    """How many times Ray restarts a dead learner process (it restores the newest checkpoint)."""
+    stall_timeout_s: float = 120.0
+    """Stop the run (exit 1) when env frames or learner updates do not grow for this many seconds (0: never)."""
     report_period_s: float = 1.0
     """Seconds between console/metrics reports."""
     metrics_export_port: int | None = None
@@ -79,7 +83,8 @@ class TrainConfig:
                      "report_period_s"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name} must be > 0, got {getattr(self, name)!r}")
-        for name in ("num_actors", "max_env_frames", "max_seconds", "actor_max_restarts", "learner_num_gpus"):
+        for name in ("num_actors", "max_env_frames", "max_seconds", "actor_max_restarts", "learner_max_restarts",
+                     "learner_num_gpus", "stall_timeout_s"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)!r}")
         if self.stop_at_target and self.target_return is None:

@@ -87,8 +87,8 @@ class LearnerConfig:
     """'mean' over batch and time, or 'sum' (the published IMPALA code's)."""
     publish_period_updates: int = 1
     """Publish parameters to the actors every this many updates."""
-    checkpoint_period_s: float = 600.0
-    """Seconds between checkpoints (when the learner has a logdir)."""
+    checkpoint_period_s: float = 30.0
+    """Seconds between checkpoints (when the learner has a logdir); a learner crash loses at most this much."""
     keep_checkpoints: int = 3
     """How many most recent checkpoints to keep on disk."""
     max_consecutive_nonfinite: int = 10
@@ -168,7 +168,7 @@ def cartpole_config(**overrides: Any) -> LearnerConfig:
         rmsprop_decay=0.99, rmsprop_eps=0.01, rmsprop_momentum=0.0, rmsprop_initial_scale=1.0,
         max_gradient_norm=40.0, entropy_cost=0.01, baseline_cost=0.5, lambda_=1.0,
         reward_clipping="none", baseline="vtrace", loss_reduction="mean",
-        publish_period_updates=1, checkpoint_period_s=60.0)
+        publish_period_updates=1, checkpoint_period_s=30.0)
     values.update(overrides)
     return LearnerConfig(**values)
 
@@ -185,7 +185,7 @@ def atari_config(**overrides: Any) -> LearnerConfig:
         max_gradient_norm=40.0, lr_decay=True, total_updates=ATARI_TOTAL_UPDATES,
         entropy_cost=0.01, baseline_cost=0.5, clip_rho_threshold=1.0, clip_pg_rho_threshold=1.0,
         lambda_=1.0, reward_clipping="abs_one", baseline="vtrace", loss_reduction="sum",
-        publish_period_updates=1, checkpoint_period_s=600.0)
+        publish_period_updates=1, checkpoint_period_s=30.0)
     values.update(overrides)
     return LearnerConfig(**values)
 

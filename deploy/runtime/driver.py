@@ -32,8 +32,12 @@ from vtrax.deploy.runtime.errors import ROLE_DIED, TrainingError
 from vtrax.deploy.runtime.names import TABLE
 from vtrax.deploy.runtime.report import RunReport, summary_fields
 from vtrax.deploy.runtime.run_dir import RunWriter, read_json, write_json_atomic
+from vtrax.deploy.runtime.supervision import LearnerBook, Watchdog
 
-__all__ = ["LAUNCHERS", "Driver", "TrainingError", "install_signal_handlers", "make_launcher"]
+__all__ = ["FAILED_STOPS", "LAUNCHERS", "Driver", "TrainingError", "install_signal_handlers", "make_launcher"]
+
+FAILED_STOPS = ("error", "learner error", "learner lost", "all actors died", "stalled")
+"""`stopped_because` values (their first words) of a run that stopped without finishing: exit code 1."""
 
 def make_launcher(name: str):
     """The launcher named by `--launcher`; each module loads only when chosen (Ray's import costs ~1 s)."""
@@ -121,6 +125,8 @@ class Driver:
         self.seconds_to_target = progress.get("seconds_to_target")
         self.frames_to_target = progress.get("frames_to_target")
         self.books: list[_ActorBook] = []
+        self.learner_book = LearnerBook()
+        self.watchdog = Watchdog(config.stall_timeout_s)
         self.last_report = RunReport(env_id=config.env_id, env_frames=self.frames_offset,
                                      learner_updates=int(progress.get("learner_updates", 0)))
         self.spec = None  # the environment's EnvSpec, known once start() has looked it up
@@ -166,7 +172,7 @@ class Driver:
     def _loop(self, writer: RunWriter) -> None:
         metrics = self.launcher.metrics()
         self.loop_start = time.monotonic()
-        previous = (self.loop_start, self.frames_offset, 0)
+        previous = (self.loop_start, self.last_report.env_frames, self.last_report.learner_updates)
         while not self.stop_event.wait(self.config.report_period_s):
             report = self._report(previous)
             previous = (time.monotonic(), report.env_frames, report.learner_updates)
@@ -182,8 +188,11 @@ class Driver:
         self.loop_end = time.monotonic()
 
     def _report(self, previous: tuple[float, int, int]) -> RunReport:
-        learner = self.launcher.learner_status(timeout_s=60)
+        learner = self._poll_learner()
         self._poll_actors()
+        replay_event = self.launcher.supervise_replay()
+        if replay_event:
+            self.display.message(replay_event)
         now = time.monotonic()
         frames = self.frames_offset + sum(book.frames for book in self.books)
         mean_last100 = sum(self.returns) / len(self.returns) if self.returns else None
@@ -214,8 +223,22 @@ class Driver:
             loss={key[:-5] if key.endswith("_loss") else key: value for key, value in metrics.items()
                   if key.endswith("_loss")},
             learner_metrics=metrics, learner_error=learner["error"],
+            learner_restarts=self.learner_book.restarts, replay_restarts=self.launcher.replay_restarts,
         )
         return self.last_report
+
+    def _poll_learner(self) -> dict[str, Any]:
+        """The learner's status; while it restarts, the last one seen (its counters stand still)."""
+        now = time.monotonic()
+        status = self.launcher.learner_status(timeout_s=60)
+        message = self.learner_book.update(status, now)
+        if message:
+            self.display.message(message)
+        if status is not None and not status["started"] and not self.stop_event.is_set():
+            self.launcher.start_learner_loop()  # NOTE: a restarted learner waits for this, as at start-up
+        return status or self.learner_book.last_status or {
+            "metrics": {}, "replay": {}, "updates": self.last_report.learner_updates,
+            "version": self.last_report.param_version, "error": None}
 
     def _actor_ms_per_step(self) -> dict[str, float]:
         """Milliseconds per vector step in each actor stage, over the last report period, mean over actors."""
@@ -263,7 +286,13 @@ class Driver:
             return "target_return"
         if self.books and all(book.dead for book in self.books):
             return "all actors died"
-        return None
+        if self.learner_book.down_for(time.monotonic()) > max(120.0, self.config.stall_timeout_s):
+            return (f"learner lost: it has not answered for {self.learner_book.down_for(time.monotonic()):.0f} s "
+                    f"after {self.learner_book.restarts} restarts")
+        stalled = self.watchdog.observe(time.monotonic(), report.env_frames, report.learner_updates)
+        if stalled:
+            self.display.message(stalled)
+        return stalled
 
     def _progress(self, report: RunReport) -> dict[str, Any]:
         return {"env_frames": report.env_frames, "wall_seconds": report.wall_seconds,
@@ -271,6 +300,7 @@ class Driver:
                 "best_episode_return_mean_last100": self.best_mean, "learner_updates": report.learner_updates,
                 "seconds_to_target": self.seconds_to_target, "frames_to_target": self.frames_to_target,
                 "actor_pids": [book.pid for book in self.books], "actor_restarts": report.actor_restarts,
+                "learner_pid": self.learner_book.pid, "learner_restarts": report.learner_restarts,
                 "param_version": report.param_version, "actor_param_versions": [book.version for book in self.books]}
 
     # ---- shutdown ---------------------------------------------------------------------------

@@ -58,6 +58,8 @@ class LocalLauncher:
 
     name = "local"
 
+    replay_restarts = 0  # the in-process server lives and dies with the driver
+
     def __init__(self):
         self._replay = self._learner = None
         self._actors: list[ActorWorker] = []
@@ -85,9 +87,15 @@ class LocalLauncher:
                         for index in range(resolved_num_actors(config))]
         return len(self._actors)
 
+    def start_learner_loop(self) -> None:
+        self._learner.start()
+
     def learner_status(self, timeout_s: float = 60.0) -> dict[str, Any]:
         del timeout_s  # a local call cannot hang on a network
         return self._learner.status()
+
+    def supervise_replay(self) -> None:
+        """Nothing to do: the in-process Reverb server cannot die without the driver."""
 
     def actor_stats(self, skip: set[int], timeout_s: float = 10.0) -> dict[int, Any]:
         del timeout_s

@@ -6,8 +6,9 @@
                     ▲ params: the learner ray.put()s each version, actors pull the newest ref
 
 Locally `ray.init` starts Ray on this machine; with `--address` it joins a cluster.
-Ray restarts a dead actor process (`actor_max_restarts`); the driver notices by a
-changed pid.
+Ray restarts a dead actor (`actor_max_restarts`) or learner (`learner_max_restarts`;
+it restores the newest checkpoint) process; the driver notices by a changed pid.
+A dead Reverb server is restarted here, on the same address (`supervise_replay`).
 """
 
 from __future__ import annotations
@@ -57,7 +58,10 @@ class RayParameterSource:
     def wait_first(self, timeout_s: float):
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
-            latest = ray.get(self._handle().latest_params.remote(self._version))
+            try:
+                latest = ray.get(self._handle().latest_params.remote(self._version))
+            except ray.exceptions.RayActorError:  # the learner restarts: ask again
+                latest = None
             if latest is not None:
                 return self._take(latest)
             time.sleep(0.05)
@@ -70,7 +74,14 @@ class RayParameterSource:
         ready, _ = ray.wait([self._pending], timeout=0)
         if not ready:
             return None
-        latest, self._pending = ray.get(self._pending), None
+        pending, self._pending = self._pending, None
+        try:
+            latest = ray.get(pending)
+        except ray.exceptions.RayActorError:
+            # NOTE: the learner died; its restarted self restores an older version, which
+            # must still count as new: act on the old params until it publishes.
+            self._version = -1
+            return None
         return None if latest is None else self._take(latest)
 
     def _take(self, latest):
@@ -85,15 +96,17 @@ class RayLauncher:
     name = "ray"
 
     def __init__(self):
-        self._replay = self._learner = None
+        self._replay = self._learner = self._table = None
         self._actors: list[Any] = []
         self.learner_name = f"{LEARNER_PREFIX}{uuid.uuid4().hex[:12]}"
+        self.replay_restarts = 0
 
     def start(self, config: TrainConfig, table) -> str:
         """Ray and the Reverb server; returns the server's address."""
         from vtrax import replay
 
         check_address(config.address)
+        self._table = table
         with concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="replay-start") as pool:
             replay_start = None
             if not config.address:  # NOTE: Reverb's start (TF import) overlaps Ray's in a thread
@@ -125,7 +138,8 @@ class RayLauncher:
     def start_learner(self, config: TrainConfig, spec, replay_address: str, run_dir: str, resume: bool) -> None:
         # NOTE: a name unique to this run: actors look the learner up by it (RayParameterSource).
         options = {"num_cpus": 1, "num_gpus": config.learner_num_gpus, "max_concurrency": 8,
-                   "name": self.learner_name, "namespace": STATUS_NAMESPACE}
+                   "max_restarts": config.learner_max_restarts, "name": self.learner_name,
+                   "namespace": STATUS_NAMESPACE}
         remote = ray.remote(**options)(LearnerWorker)
         self._learner = remote.remote(config, spec, replay_address, run_dir, resume, ray.put)
 
@@ -153,8 +167,29 @@ class RayLauncher:
                                 "and an autoscaling cluster adds nodes for them")
         return spare
 
-    def learner_status(self, timeout_s: float = 60.0) -> dict[str, Any]:
-        return ray.get(self._learner.status.remote(), timeout=timeout_s)
+    def start_learner_loop(self) -> None:
+        """Start a restarted learner's loop (it waits for this, as at start-up); returns at once."""
+        self._learner.start.remote()
+
+    def learner_status(self, timeout_s: float = 60.0) -> dict[str, Any] | None:
+        """The learner's counters, or None while it does not answer (dead, or restarting)."""
+        try:
+            return ray.get(self._learner.status.remote(), timeout=timeout_s)
+        except (ray.exceptions.RayActorError, ray.exceptions.GetTimeoutError):
+            return None
+
+    def supervise_replay(self) -> str | None:
+        """Restart a dead Reverb server on the same address; returns what happened, for the console."""
+        from vtrax import replay
+
+        if self._replay is None or self._replay.is_alive():
+            return None
+        dead, self._replay = self._replay, None
+        self._replay = replay.ReplayServerProcess(tables=[self._table], host=dead.address.rsplit(":", 1)[0],
+                                                  port=dead.port)
+        self.replay_restarts += 1
+        return (f"the replay server died (exit code {dead.returncode}); restarted it at {self._replay.address}. "
+                "Its on-policy queue restarts empty: the unrolls waiting in it were lost, actors write new ones")
 
     def actor_stats(self, skip: set[int], timeout_s: float = 10.0) -> dict[int, Any]:
         """index -> stats dict, or ROLE_DIED; actors in `skip` and those that do not answer in time are absent."""

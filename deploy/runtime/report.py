@@ -52,6 +52,10 @@ class RunReport:
                                   default=0)
     env_errors: int = _figure("errors", "Environments that raised and were rebuilt.", gauge="vtrax_env_errors_total",
                               default=0)
+    learner_restarts: int = _figure("restarts", "Learner processes restarted (each restores the newest checkpoint).",
+                                    gauge="vtrax_learner_restarts_total", default=0)
+    replay_restarts: int = _figure("restarts", "Replay servers restarted by the driver.",
+                                   gauge="vtrax_replay_restarts_total", default=0)
     policy_lag: float | None = _figure("versions", "Mean parameter versions between acting and learning.",
                                        gauge="vtrax_policy_lag")
     param_version: int = _figure("versions", "The newest parameter version the learner published.", default=0)
@@ -100,7 +104,7 @@ LOSS_GAUGE = Gauge("vtrax_loss", "1", "Loss terms of the last updates, by `term`
                    "loss")
 
 SUMMARY_FIELDS = ("env_id", "env_frames", "learner_updates", "episode_return_mean_last100", "episodes",
-                  "actor_restarts", "env_errors")
+                  "actor_restarts", "env_errors", "learner_restarts", "replay_restarts")
 """The final report's fields that summary.json repeats (beside the run's own totals)."""
 
 

@@ -47,6 +47,10 @@ class LearnerWorker:
 
     `put_params(params)` turns published params into what `latest_params` hands out:
     `ray.put` (an object-store reference) under Ray, the identity in one process.
+
+    A learner built where checkpoints already exist (`--resume`, or Ray restarting
+    this worker after its process died) restores the newest one by itself, so a
+    crash costs at most one checkpoint period of updates.
     """
 
     def __init__(self, config, spec, replay_address: str, run_dir: str, resume: bool,
@@ -75,13 +79,14 @@ class LearnerWorker:
         self._learner = Learner(config.learner, network, self._dataset, self._publish,
                                 logdir=run_dir, stop_event=self._stop, num_devices=num_devices,
                                 metrics_callback=self._on_metrics, observation_example=example)
-        if resume:
-            self._learner.restore()
         self._learner_checkpoints = os.path.join(run_dir, "checkpoints")
+        self.restored_from = self._learner.restore() if resume or _has_checkpoint(self._learner_checkpoints) else None
         self._thread = threading.Thread(target=self._run, name="learner-loop", daemon=True)
 
     def start(self) -> None:
-        self._thread.start()
+        """Start the update loop; a no-op once started (the driver calls it again after a restart)."""
+        if not self._thread.ident:
+            self._thread.start()
 
     def _run(self) -> None:
         try:
@@ -113,7 +118,8 @@ class LearnerWorker:
         means = {key: float(np.mean([m[key] for m in metrics if key in m])) for key in (metrics[0] if metrics else {})}
         return {"updates": self._learner.num_updates, "frames": self._learner.num_frames,
                 "version": self._learner.version, "metrics": means, "num_metric_updates": len(metrics),
-                "error": self._error, "running": self._thread.is_alive(), "replay": self._replay_info()}
+                "error": self._error, "running": self._thread.is_alive(), "started": bool(self._thread.ident),
+                "pid": os.getpid(), "restored_from": self.restored_from, "replay": self._replay_info()}
 
     def _replay_info(self) -> dict[str, Any]:
         """The replay table's counters, asked from here so the driver never loads Reverb/TensorFlow."""
@@ -142,6 +148,12 @@ class LearnerWorker:
         if not self._thread.ident:  # never started: save the (initial or restored) state
             return str(self._learner.save())
         return latest_checkpoint(str(self._learner_checkpoints))
+
+
+def _has_checkpoint(directory: str) -> bool:
+    from vtrax.learner import latest_checkpoint
+
+    return latest_checkpoint(directory) is not None
 
 
 class ActorWorker:

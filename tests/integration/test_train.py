@@ -182,3 +182,45 @@ def test_local_launcher_learns_in_one_process_with_no_ray(tmp_path):
     final = _progress(run_dir)
     assert final["param_version"] > 0 and max(final["actor_param_versions"]) > 0, "parameters never reached actors"
     assert json.loads((run_dir / "config.json").read_text())["launcher"] == "local"
+
+
+def _replay_server_pid() -> int | None:
+    for process in psutil.process_iter(["pid", "cmdline"]):
+        if "vtrax.replay.server_main" in " ".join(process.info["cmdline"] or []):
+            return process.info["pid"]
+    return None
+
+
+def test_a_killed_learner_and_a_killed_replay_server_cost_a_pause_not_the_run(tmp_path):
+    """SIGKILL of the learner process (Ray restarts it; it restores its checkpoint), then of the Reverb server."""
+    flags = ("--num-actors", "1", "--max-seconds", "240", "--stop-at-target", "false", "--checkpoint-period-s", "2")
+    with _training(tmp_path, *flags) as (child, run_dir):
+        progress = _wait_for(lambda: (p := _progress(run_dir)) and p["learner_updates"] > 20 and p["learner_pid"]
+                             and list((run_dir / "checkpoints").glob("ckpt-*")) and p, 150, "updates and a checkpoint")
+        saved_step = max(int(path.name.split("-")[1]) for path in (run_dir / "checkpoints").glob("ckpt-*"))
+        os.kill(progress["learner_pid"], signal.SIGKILL)
+        restarted = _wait_for(lambda: (p := _progress(run_dir)) and p["learner_restarts"] == 1 and p, 150,
+                              "the learner to be restarted")
+        assert restarted["learner_pid"] != progress["learner_pid"]
+        assert restarted["learner_updates"] >= saved_step, "the restarted learner did not restore its checkpoint"
+        _wait_for(lambda: (p := _progress(run_dir)) and p["learner_updates"] > restarted["learner_updates"], 150,
+                  "the restarted learner to update again")
+        restarted = _progress(run_dir)
+
+        updates = restarted["learner_updates"]
+        os.kill(_replay_server_pid(), signal.SIGKILL)
+        _wait_for(lambda: (p := _progress(run_dir)) and p["learner_updates"] > updates + 20, 150,
+                  "updates to flow again through the restarted replay server")
+        child.send_signal(signal.SIGTERM)
+        output, _ = child.communicate(timeout=120)
+    assert child.returncode == 0, output
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["learner_restarts"] == 1 and summary["replay_restarts"] == 1
+    assert summary["stopped_because"] == "SIGTERM"
+
+
+def test_resume_of_a_directory_that_is_not_a_run_is_one_sentence(tmp_path):
+    for target, phrase in ((tmp_path / "missing", "no such directory"), (tmp_path, "it has no config.json")):
+        result = _train("--resume", str(target), timeout=60)
+        assert result.returncode == 2, result.stdout + result.stderr
+        assert phrase in result.stderr and "Traceback" not in result.stderr
