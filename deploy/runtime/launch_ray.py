@@ -123,6 +123,10 @@ class RayLauncher:
             kwargs["address"] = config.address
             use_local_token(config.address)
         else:
+            # NOTE: "local" starts a private Ray even when another one runs on this machine
+            # (or a stale /tmp/ray/ray_current_cluster is left); it listens on loopback only.
+            kwargs["address"] = "local"
+            kwargs["_node_ip_address"] = "127.0.0.1"
             kwargs["num_cpus"] = max(resolved_num_actors(config) + 1, 2)
             kwargs["include_dashboard"] = config.dashboard
             if config.metrics_export_port:

@@ -22,7 +22,7 @@ def init_ray(**kwargs: Any) -> Any:
     """
     import ray
 
-    skip = not kwargs.get("address") and kwargs.get("include_dashboard") is False
+    skip = kwargs.get("address") in (None, "local") and kwargs.get("include_dashboard") is False
     with _api_server_skipped() if skip else contextlib.nullcontext():
         return ray.init(**kwargs)
 

@@ -144,6 +144,11 @@ def test_address_joins_an_existing_cluster_uses_its_cpus_and_leaves_it_running(t
         import socket
 
         socket.create_connection(("127.0.0.1", port), timeout=5).close()  # raises if the run stopped the cluster
+
+        private = _train("--max-seconds", "15", "--stop-at-target", "false", "--logdir", str(tmp_path / "private"))
+        assert private.returncode == 0, "the local default must start its own Ray beside a running one:\n" + (
+            private.stdout + private.stderr)
+        socket.create_connection(("127.0.0.1", port), timeout=5).close()
     finally:
         subprocess.run([ray_cli, "stop"], capture_output=True, timeout=120)
 
