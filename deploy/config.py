@@ -130,6 +130,25 @@ def core_state_shapes(config: TrainConfig) -> dict[str, tuple[int, ...]] | None:
     return {"hidden": (config.lstm_size,), "cell": (config.lstm_size,)} if config.use_lstm else None
 
 
+MAX_LOCAL_ACTORS_PER_CORE = 4
+
+
+def check_fits(config: TrainConfig, observation_shape: tuple[int, ...]) -> None:
+    """Refuse, before anything starts, a config that cannot run on this environment or machine.
+
+    Raises:
+      ValueError: one sentence naming the problem and a combination that works.
+    """
+    if config.network != "mlp" and len(observation_shape) != 3:
+        raise ValueError(f"network {config.network!r} needs image observations [H, W, C], but {config.env_id} "
+                         f"gives shape {tuple(observation_shape)}; pass --network mlp (or --preset cartpole)")
+    cores = os.cpu_count() or 1
+    if not config.address and config.num_actors > MAX_LOCAL_ACTORS_PER_CORE * cores:
+        raise ValueError(f"--num-actors {config.num_actors} is far beyond this machine's {cores} cores (one process "
+                         f"or thread each); use at most {MAX_LOCAL_ACTORS_PER_CORE * cores}, raise "
+                         "--num-envs-per-actor instead, or train on a cluster with --address")
+
+
 def resolved_num_actors(config: TrainConfig) -> int:
     """Actors to start: the configured number, or one per spare core locally."""
     if config.num_actors:

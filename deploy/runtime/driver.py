@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from vtrax.deploy.config import LAUNCHERS, TrainConfig
+from vtrax.deploy.config import LAUNCHERS, TrainConfig, check_fits
 from vtrax.deploy.runtime.display import Display
 from vtrax.deploy.runtime.errors import ROLE_DIED, TrainingError
 from vtrax.deploy.runtime.names import TABLE
@@ -140,6 +140,10 @@ class Driver:
         from vtrax.actors.environments import env_spec
 
         self.spec = env_spec(self.config.env_id)
+        try:
+            check_fits(self.config, self.spec.observation_shape)
+        except ValueError as error:
+            raise TrainingError(str(error)) from None
         self.replay_address = self.launcher.start(self.config, replay_table(self.spec, self.config))
         if threading.current_thread() is threading.main_thread():
             install_signal_handlers(self)  # NOTE: ray.init replaced our SIGTERM handler with sys.exit
@@ -147,9 +151,15 @@ class Driver:
         self.launcher.start_learner(self.config, self.spec, self.replay_address, str(self.run_dir), self.resume)
         num_actors = self.launcher.start_actors(self.config, self.spec, self.replay_address)
         self.books = [_ActorBook() for _ in range(num_actors)]
-        self.launcher.wait_learner()
+        self.launcher.wait_learner(timeout_s=self._seconds_left(default=600.0))
         self.display.message(f"{num_actors} actors x {self.config.num_envs_per_actor} envs started "
                              f"({time.monotonic() - self.start_time:.1f}s); training")
+
+    def _seconds_left(self, default: float) -> float:
+        """What --max-seconds leaves of the run (it covers start-up too)."""
+        if not self.config.max_seconds:
+            return default
+        return max(self.config.max_seconds - (time.monotonic() - self.start_time), 1.0)
 
     # ---- the loop ---------------------------------------------------------------------------
     def run(self) -> dict[str, Any]:

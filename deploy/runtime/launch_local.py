@@ -78,7 +78,8 @@ class LocalLauncher:
         except ValueError as error:
             raise TrainingError(f"the learner failed to start: {cause(error)}") from None
 
-    def wait_learner(self) -> None:
+    def wait_learner(self, timeout_s: float) -> None:
+        del timeout_s  # the learner was built in this thread: it is ready
         self._learner.start()
 
     def start_actors(self, config: TrainConfig, spec, replay_address: str) -> int:

@@ -147,11 +147,15 @@ class RayLauncher:
         remote = ray.remote(**options)(LearnerWorker)
         self._learner = remote.remote(config, spec, replay_address, run_dir, resume, ray.put)
 
-    def wait_learner(self) -> None:
+    def wait_learner(self, timeout_s: float) -> None:
+        """Until the learner is built (network compiled, checkpoint restored) and its loop runs."""
         try:
-            ray.get(self._learner.start.remote(), timeout=600)
+            ray.get(self._learner.start.remote(), timeout=timeout_s)
         except ray.exceptions.RayActorError as error:
             raise TrainingError(f"the learner failed to start: {cause(error)}") from None
+        except ray.exceptions.GetTimeoutError:
+            raise TrainingError(f"the learner was not ready within {timeout_s:.0f} s of start-up (--max-seconds "
+                                "covers start-up); raise --max-seconds, or give the learner more CPU") from None
 
     def start_actors(self, config: TrainConfig, spec, replay_address: str) -> int:
         remote = ray.remote(num_cpus=1, max_restarts=config.actor_max_restarts, max_concurrency=4,

@@ -160,6 +160,8 @@ def test_address_joins_an_existing_cluster_uses_its_cpus_and_leaves_it_running(t
     (("--learning-rate", "-1"), "learning_rate must be > 0"),
     (("--launcher", "local", "--address", "auto"), "--launcher local runs every role in this process"),
     (("--launcher", "threads"), "launcher must be one of ('ray', 'local')"),
+    (("--network", "impala_deep"), "network 'impala_deep' needs image observations [H, W, C]"),
+    (("--num-actors", "500"), "--num-actors 500 is far beyond this machine's"),
 ])
 def test_bad_input_fails_fast_with_one_sentence_and_no_processes(tmp_path, flags, message):
     before = _ray_processes()
