@@ -19,6 +19,10 @@ import tempfile
 import time
 from pathlib import Path
 
+import psutil
+
+from vtrax.deploy.bench.tools import format_table, machine_description, print_result
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--preset", default="cartpole", help="Training preset (default cartpole).")
@@ -31,8 +35,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _tree_pss_bytes(process) -> int:
-    import psutil
-
     total = 0
     for member in [process, *process.children(recursive=True)]:
         try:
@@ -61,8 +63,6 @@ def run_seed(preset: str, seed: int, max_seconds: float, extra: list[str], keep_
 
 
 def _train_and_read(preset: str, seed: int, max_seconds: float, extra: list[str], logdir: str) -> dict:
-    import psutil
-
     command = [sys.executable, "-m", "vtrax.deploy.cli", "train", "--preset", preset, "--seed", str(seed),
                "--stop-at-target", "--max-seconds", str(max_seconds), "--quiet", "--logdir", logdir, *extra]
     spawned = time.time()
@@ -95,8 +95,6 @@ def _train_and_read(preset: str, seed: int, max_seconds: float, extra: list[str]
 
 
 def run(args: argparse.Namespace) -> int:
-    from vtrax.deploy.bench.tools import format_table, machine_description, print_result
-
     extra = [flag for flag in args.extra if flag != "--"]
     try:
         runs = [run_seed(args.preset, seed, args.max_seconds, extra, args.logdir) for seed in range(args.seeds)]

@@ -14,6 +14,10 @@ from __future__ import annotations
 import argparse
 import os
 
+import numpy as np
+
+from vtrax.deploy.bench import tools as benchtools
+
 PRESETS = {
     # preset: (network kind, num_actions, observation shape, observation dtype, default calls, warmup)
     "cartpole": ("mlp", 2, (4,), "float32", 300, 20),
@@ -45,10 +49,8 @@ def run(args: argparse.Namespace) -> int:
     if args.cpu_affinity is not None:
         _pin(args.cpu_affinity)  # before jax starts its thread pools
     import jax
-    import numpy as np
 
     from vtrax import learner
-    from vtrax.deploy.bench import tools as benchtools
 
     kind, num_actions, obs_shape, obs_dtype, calls, warmup = PRESETS[args.preset]
     overrides = {key: value for key, value in (("batch_size", args.batch_size),

@@ -21,6 +21,12 @@ all `--calls` calls.
 from __future__ import annotations
 
 import argparse
+import statistics
+import time
+
+import numpy as np
+
+from vtrax.deploy.bench.tools import format_table, machine_description, print_result
 
 DEFAULT_CALLS = 20
 DEFAULT_MAX_SECONDS = 10.0
@@ -71,8 +77,6 @@ def _median_seconds(fn, *, calls: int, warmup: int, max_seconds: float) -> tuple
     compiled, so a warmup call slower than `max_seconds` is dominated by compute: it is kept as the sample
     instead of paying for another equally slow call.
     """
-    import statistics
-    import time
 
     def timed() -> float:
         start = time.perf_counter()
@@ -95,7 +99,6 @@ def _median_seconds(fn, *, calls: int, warmup: int, max_seconds: float) -> tuple
 def _measure(name, unroll_length, batch_size, observation_shape, dtype, fn, *, calls, warmup, max_seconds):
     import jax
     import jax.numpy as jnp
-    import numpy as np
 
     from vtrax import nets
 
@@ -134,8 +137,6 @@ def run(args: argparse.Namespace) -> int:
         raise SystemExit(f"vtrax bench nets: need --calls >= 1, --warmup >= 0 and --max-seconds > 0; got "
                          f"{args.calls}, {args.warmup} and {args.max_seconds}.")
     import jax
-
-    from vtrax.deploy.bench.tools import format_table, machine_description, print_result
 
     cases = _cases(args.use_lstm)
     results = [_measure(*cases[key], calls=args.calls, warmup=args.warmup, max_seconds=args.max_seconds)

@@ -25,6 +25,10 @@ from __future__ import annotations
 import argparse
 import time
 
+import numpy as np
+
+from vtrax.deploy.bench import tools as benchtools
+
 SHAPES = {
     # name: (observation shape, observation dtype, num_actions)
     "cartpole": ((4,), "float32", 2),
@@ -43,7 +47,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from vtrax import replay
-    from vtrax.deploy.bench import tools as benchtools
 
     shapes = [s.strip() for s in args.shapes.split(",") if s.strip()]
     unknown = sorted(set(shapes) - set(SHAPES))
@@ -69,8 +72,6 @@ class _Setup:
     """Specs, tables and synthetic slabs for every shape."""
 
     def __init__(self, args, shapes):
-        import numpy as np
-
         from vtrax import replay
 
         self.args, self.num_envs, self.unroll = args, args.num_envs, args.unroll_length
@@ -97,8 +98,6 @@ class _Setup:
 
 
 def _random_step(spec, num_envs, rng):
-    import numpy as np
-
     step = {}
     for name, field in spec.items():
         shape = (num_envs, *field.shape)

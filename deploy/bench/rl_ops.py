@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import argparse
 
+from vtrax.deploy.bench import tools as benchtools
+
 DEFAULT_SHAPES = ((20, 256), (1000, 32))
 OPS = ("vtrace_td_error_and_advantage", "td_lambda")
 
@@ -70,8 +72,6 @@ def _build(op: str):
 
 def run(args: argparse.Namespace) -> int:
     import jax
-
-    from vtrax.deploy.bench import tools as benchtools
 
     if args.calls < 1:
         raise SystemExit(f"--calls must be >= 1, got {args.calls}")

@@ -25,6 +25,10 @@ import threading
 import time
 from pathlib import Path
 
+import numpy as np
+
+from vtrax.deploy.bench import tools as benchtools
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="Print one JSON object instead of a table.")
@@ -40,10 +44,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import numpy as np
-
-    from vtrax.deploy.bench import tools as benchtools
-
     if min(args.clients, args.requests, args.batch_size) < 1 or args.warmup < 0:
         raise SystemExit("--clients, --requests and --batch-size must be >= 1 and --warmup >= 0")
     with tempfile.TemporaryDirectory(prefix="vtrax-bench-serve-") as scratch:
@@ -100,7 +100,6 @@ def _observation_spec(address: str):
 
 def _measure(address: str, observations, args: argparse.Namespace) -> dict:
     import grpc
-    import numpy as np
 
     from vtrax.deploy.serve import PolicyClient
 

@@ -3,8 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import sys
 from pathlib import Path
+
+import numpy as np
+
+from vtrax.deploy.config import TrainConfig, network_options
+from vtrax.deploy.runtime.run_dir import read_json
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -20,11 +27,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def evaluate(run_dir: Path, *, episodes: int, greedy: bool, seed: int, video: str | None = None) -> dict:
     """Returns {'returns': [...], 'mean': m, 'std': s, 'episodes': n, 'greedy': g, 'env_id': id}."""
     import jax
-    import numpy as np
 
     from vtrax.actors import make_env, make_recurrent_select_action, make_select_action
-    from vtrax.deploy.config import TrainConfig, network_options
-    from vtrax.deploy.runtime.run_dir import read_json
     from vtrax.learner import load_params, make_network
 
     config = TrainConfig.from_dict(read_json(run_dir / "config.json"))
@@ -60,10 +64,6 @@ def evaluate(run_dir: Path, *, episodes: int, greedy: bool, seed: int, video: st
 
 
 def _render(env):
-    import os
-
-    import numpy as np
-
     # NOTE: off-screen frames need no display or sound; without these SDL (pygame,
     # which draws classic-control frames) probes for both and prints errors.
     os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
@@ -111,8 +111,6 @@ def _video_problem(path: str) -> str | None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import json
-
     run_dir = Path(args.run_dir)
     if not (run_dir / "config.json").exists() or not (run_dir / "checkpoints").is_dir():
         print(f"vtrax eval: {run_dir} is not a run directory with checkpoints; pass one written by "

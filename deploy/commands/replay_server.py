@@ -14,6 +14,7 @@ Presets:
 from __future__ import annotations
 
 import argparse
+import logging
 import socket
 
 PRESETS = {"impala": "queue", "uniform": "uniform", "prioritized": "prioritized"}
@@ -47,8 +48,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import logging
-
     from vtrax import replay
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s replay-server %(levelname)s %(message)s")

@@ -18,6 +18,7 @@ import sys
 import threading
 from typing import Any
 
+from vtrax.deploy.runtime.names import LEARNER_PREFIX, STATUS_NAMESPACE
 from vtrax.deploy.runtime.ray_address import AddressError, check_reachable, use_local_token
 from vtrax.deploy.runtime.report import RunReport
 
@@ -102,8 +103,6 @@ def _ray_warnings_silenced():
 
 def _ask_the_learners(address: str | None, timeout_s: float) -> tuple[dict[str, Any], str]:
     import ray
-
-    from vtrax.deploy.runtime.names import LEARNER_PREFIX, STATUS_NAMESPACE
 
     use_local_token(address)
     shown = address or "auto"

@@ -28,7 +28,7 @@ from typing import Any
 
 from vtrax.deploy.config import LAUNCHERS, TrainConfig, check_fits
 from vtrax.deploy.runtime.display import Display
-from vtrax.deploy.runtime.errors import ROLE_DIED, TrainingError
+from vtrax.deploy.runtime.errors import ROLE_DIED, StartupTimeout, TrainingError
 from vtrax.deploy.runtime.names import TABLE
 from vtrax.deploy.runtime.report import RunReport, summary_fields
 from vtrax.deploy.runtime.run_dir import RunWriter, read_json, write_json_atomic
@@ -169,6 +169,9 @@ class Driver:
             self._loop(writer)
         except KeyboardInterrupt:
             self.stopped_because = "interrupted"
+        except StartupTimeout as timeout:
+            self.display.message(f"stopped during start-up: {timeout}")
+            self.stopped_because = "max_seconds"
         except TrainingError:
             self.stopped_because = "error"
             raise

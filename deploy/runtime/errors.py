@@ -11,6 +11,10 @@ class TrainingError(RuntimeError):
     """A run that cannot start or continue; the message names the cause and the fix."""
 
 
+class StartupTimeout(Exception):
+    """--max-seconds ran out before every role was up: the run stops as asked, having trained nothing."""
+
+
 def cause(error: BaseException) -> str:
     """The one line of a (possibly remote, multi-line) error that names what went wrong."""
     text = str(error)

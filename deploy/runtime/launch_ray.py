@@ -22,10 +22,12 @@ from typing import Any
 import ray
 
 from vtrax.deploy.config import TrainConfig, resolved_num_actors
-from vtrax.deploy.runtime.errors import ROLE_DIED, TrainingError, cause
+from vtrax.deploy.runtime.errors import ROLE_DIED, StartupTimeout, TrainingError, cause
 from vtrax.deploy.runtime.names import LEARNER_PREFIX, STATUS_NAMESPACE
 from vtrax.deploy.runtime.ray_address import AddressError, check_reachable, use_local_token
+from vtrax.deploy.runtime.ray_head import init_ray
 from vtrax.deploy.runtime.workers import ActorWorker, LearnerWorker
+
 
 def check_address(address: str | None, timeout_s: float = 3.0) -> None:
     """Fail fast, in one sentence, when a host:port Ray address does not answer."""
@@ -131,7 +133,6 @@ class RayLauncher:
             kwargs["include_dashboard"] = config.dashboard
             if config.metrics_export_port:
                 kwargs["_metrics_export_port"] = config.metrics_export_port
-        from vtrax.deploy.runtime.ray_head import init_ray  # NOTE: with the dashboard off, no dashboard process
 
         try:
             init_ray(**kwargs)
@@ -154,8 +155,8 @@ class RayLauncher:
         except ray.exceptions.RayActorError as error:
             raise TrainingError(f"the learner failed to start: {cause(error)}") from None
         except ray.exceptions.GetTimeoutError:
-            raise TrainingError(f"the learner was not ready within {timeout_s:.0f} s of start-up (--max-seconds "
-                                "covers start-up); raise --max-seconds, or give the learner more CPU") from None
+            raise StartupTimeout(f"the learner was not ready within the {timeout_s:.0f} s that --max-seconds left "
+                                 "for start-up") from None
 
     def start_actors(self, config: TrainConfig, spec, replay_address: str) -> int:
         remote = ray.remote(num_cpus=1, max_restarts=config.actor_max_restarts, max_concurrency=4,

@@ -8,6 +8,8 @@ from __future__ import annotations
 import os
 import socket
 
+import psutil
+
 
 class AddressError(ValueError):
     """An --address that is malformed or where no Ray cluster answers; the message says which."""
@@ -50,16 +52,13 @@ def use_local_token(address: str | None) -> None:
     if address.rpartition(":")[0].strip("[]") not in _local_addresses():
         return
     try:
-        from ray._private.authentication.authentication_token_setup import (
-            maybe_enable_token_auth_if_token_available)
+        from ray._private.authentication.authentication_token_setup import maybe_enable_token_auth_if_token_available
     except ImportError:  # a Ray without token authentication
         return
     maybe_enable_token_auth_if_token_available(warn_if_disabled=False)
 
 
 def _local_addresses() -> set[str]:
-    import psutil
-
     addresses = {"localhost", "127.0.0.1", "::1"}
     for interface in psutil.net_if_addrs().values():
         addresses.update(entry.address.split("%")[0] for entry in interface)

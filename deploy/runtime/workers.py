@@ -19,6 +19,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from vtrax.deploy.config import core_state_shapes, network_options
 from vtrax.deploy.runtime.names import TABLE
 
 log = logging.getLogger(__name__)
@@ -26,7 +27,6 @@ log = logging.getLogger(__name__)
 
 
 def _network(config, spec):
-    from vtrax.deploy.config import network_options
     from vtrax.learner import make_network
 
     return make_network(config.network, spec.num_actions, **network_options(config))
@@ -35,8 +35,6 @@ def _network(config, spec):
 def step_spec(spec, config):
     """The replay fields one actor step writes, from the environment's spec and the agent's core state."""
     from vtrax import replay
-
-    from vtrax.deploy.config import core_state_shapes
 
     return replay.impala_step_spec(spec.observation_shape, spec.observation_dtype, spec.num_actions,
                                    core_state_shapes=core_state_shapes(config))
@@ -56,6 +54,7 @@ class LearnerWorker:
     def __init__(self, config, spec, replay_address: str, run_dir: str, resume: bool,
                  put_params: Callable[[Any], Any] = lambda params: params):
         import jax
+
         from vtrax import replay
         from vtrax.learner import Learner
 

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from vtrax.deploy.config import TrainConfig
+import numpy as np
+
+from vtrax.deploy.config import TrainConfig, network_options
 from vtrax.deploy.runtime.run_dir import write_json_atomic
 
 
@@ -25,10 +27,8 @@ def write_initial_run(run_dir: str | Path, config: TrainConfig | None = None, *,
     """
     import jax
     import jax.numpy as jnp
-    import numpy as np
 
     from vtrax.actors import env_spec
-    from vtrax.deploy.config import network_options
     from vtrax.learner import init_state, make_network, save_checkpoint
 
     config = config or TrainConfig()
