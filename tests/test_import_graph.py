@@ -86,3 +86,24 @@ def test_the_cycle_check_finds_a_cycle():
 def test_each_package_is_installed_under_vtrax(package):
     text = (ROOT / "pyproject.toml").read_text()
     assert f'"vtrax.{package}" = "{package}"' in text
+
+
+# Modules slow or heavy to import (JAX, Ray, TensorFlow via Reverb, gRPC servers, video and Atari
+# libraries), and the vtrax packages that load them: the only imports allowed inside functions, where
+# they keep `vtrax --help`, `vtrax doctor` and the chosen subcommand's start-up free of what it never uses.
+HEAVY = ("jax", "optax", "ray", "reverb", "tensorflow", "grpc", "grpc_tools", "cv2", "PIL", "ale_py", "gymnasium",
+         "tensorboardX", "orbax", "imageio", "yaml", "vtrax")
+
+
+def test_function_local_imports_only_defer_heavy_modules():
+    light = []
+    for name, path in _modules().items():
+        for function in ast.walk(ast.parse(path.read_text())):
+            if not isinstance(function, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                continue
+            for node in ast.walk(function):
+                if isinstance(node, (ast.Import, ast.ImportFrom)):
+                    module = node.module if isinstance(node, ast.ImportFrom) else node.names[0].name
+                    if (module or "").split(".")[0] not in HEAVY:
+                        light.append(f"{path.relative_to(ROOT)}:{node.lineno} imports {module} inside a function")
+    assert light == [], "import these at the top of the module:\n" + "\n".join(light)
