@@ -31,7 +31,7 @@ from vtrax.rl_ops.distributions import categorical_sample
 from vtrax.rl_ops.distributions import ContinuousDistribution
 from vtrax.rl_ops.distributions import DiscreteDistribution
 from vtrax.rl_ops.distributions import epsilon_greedy
-from vtrax.rl_ops.distributions import gaussian_diagonal
+from vtrax.rl_ops.distributions import gaussian_diagonal, squashed_gaussian
 from vtrax.rl_ops.distributions import greedy
 from vtrax.rl_ops.distributions import multivariate_normal_kl_divergence
 from vtrax.rl_ops.distributions import softmax
@@ -143,6 +143,7 @@ __all__ = (
     "epsilon_greedy",
     "greedy",
     "gaussian_diagonal",
+    "squashed_gaussian",
     "categorical_sample",
     "categorical_kl_divergence",
     "categorical_cross_entropy",

@@ -166,11 +166,12 @@ def epsilon_greedy(epsilon: Any = None) -> DiscreteDistribution:
 
 
 def gaussian_diagonal(sigma: Any = None) -> ContinuousDistribution:
-    """A Gaussian with diagonal covariance over the last axis of `mu` [..., D].
+    """A Gaussian with diagonal covariance over the last axis of `mu` [..., D], as RLax 0.1.7.
 
     `sigma` (scalar or [..., D]) given here is the default for every function.
-    `kl(mu_1, sigma_1, mu_0, sigma_0)` is KL(N(mu_0, sigma_0) || N(mu_1, sigma_1)),
-    argument order as in RLax.
+    Every function returns one value per row [...]: `kl_to_standard_normal(mu,
+    sigma)` is KL(N(mu, sigma) || N(0, 1)) and `kl(mu_0, sigma_0, mu_1, sigma_1)`
+    is KL(N(mu_0, sigma_0) || N(mu_1, sigma_1)), RLax 0.1.7's argument order.
     """
 
     def sample_fn(key: Array, mu: Array, sigma: Any = sigma) -> Array:
@@ -179,29 +180,97 @@ def gaussian_diagonal(sigma: Any = None) -> ContinuousDistribution:
 
     def logprob_fn(sample: Array, mu: Array, sigma: Any = sigma) -> Array:
         _check_prefs("gaussian_diagonal.logprob", "mu", mu)
-        sigma = jnp.ones_like(mu) * sigma
-        d = mu.shape[-1]
-        log_z = jnp.sum(jnp.log(sigma), axis=-1) + 0.5 * d * jnp.log(2 * jnp.pi)
-        return -0.5 * jnp.sum(((sample - mu) / sigma) ** 2, axis=-1) - log_z
+        return _normal_logprob(sample, mu, jnp.ones_like(mu) * sigma)
 
     def prob_fn(sample: Array, mu: Array, sigma: Any = sigma) -> Array:
         return jnp.exp(logprob_fn(sample, mu, sigma))
 
     def entropy_fn(mu: Array, sigma: Any = sigma) -> Array:
         _check_prefs("gaussian_diagonal.entropy", "mu", mu)
-        sigma = jnp.ones_like(mu) * sigma
-        return jnp.sum(jnp.log(sigma), axis=-1) + 0.5 * mu.shape[-1] * (1 + jnp.log(2 * jnp.pi))
+        return _normal_entropy(jnp.ones_like(mu) * sigma)
 
     def kl_to_standard_normal_fn(mu: Array, sigma: Any = sigma) -> Array:
         _check_prefs("gaussian_diagonal.kl_to_standard_normal", "mu", mu)
-        v = jnp.clip(jnp.ones_like(mu) * sigma ** 2, 1e-6, 1e6)
-        return 0.5 * (jnp.sum(v) + jnp.sum(mu ** 2) - mu.size - jnp.sum(jnp.log(v)))
+        return multivariate_normal_kl_divergence(mu, sigma, jnp.zeros_like(mu), 1.)
 
-    def kl_fn(mu_1: Array, sigma_1: Any, mu_0: Array, sigma_0: Any) -> Array:
+    def kl_fn(mu_0: Array, sigma_0: Any, mu_1: Array, sigma_1: Any) -> Array:
         return multivariate_normal_kl_divergence(mu_0, sigma_0, mu_1, sigma_1)
 
     return ContinuousDistribution(
         sample_fn, prob_fn, logprob_fn, entropy_fn, kl_to_standard_normal_fn, kl_fn)
+
+
+def squashed_gaussian(sigma_min: float = -4., sigma_max: float = 0.) -> ContinuousDistribution:
+    """A tanh-squashed diagonal Gaussian over the last axis [..., D], as RLax 0.1.7.
+
+    The network's raw outputs are activated first: the base Gaussian has mean
+    tanh(mu) and scale exp(sigma_min + (sigma_max - sigma_min) (tanh(sigma) + 1) / 2),
+    so log-scales stay in [sigma_min, sigma_max]. Its samples x map to actions
+    y = tanh(x), or with an `action_spec` (anything with `.minimum` and `.maximum`,
+    [D] or scalar) to y = minimum + (maximum - minimum) (tanh(x) + 1) / 2.
+    `logprob` includes the change of variables: log N(x) - sum log |dy/dx|.
+    `entropy`, `kl_to_standard_normal` and `kl(mu_0, sigma_0, mu_1, sigma_1)` are
+    those of the base (pre-squash) Gaussians, as in RLax. Soft Actor-Critic,
+    Haarnoja et al. 2018 (https://arxiv.org/abs/1801.01290), appendix C.
+    """
+
+    def base(mu: Array, sigma: Array) -> tuple[Array, Array]:
+        log_scale = sigma_min + 0.5 * (sigma_max - sigma_min) * (jnp.tanh(sigma) + 1.)
+        return jnp.tanh(mu), jnp.exp(log_scale)
+
+    def affine(action_spec) -> tuple[Any, Any]:
+        if action_spec is None:
+            return None, None
+        scale = 0.5 * (jnp.asarray(action_spec.maximum) - jnp.asarray(action_spec.minimum))
+        return jnp.asarray(action_spec.minimum), scale
+
+    def sample_fn(key: Array, mu: Array, sigma: Array, action_spec) -> Array:
+        _check_prefs("squashed_gaussian.sample", "mu", mu)
+        loc, scale = base(mu, sigma)
+        squashed = jnp.tanh(loc + scale * jax.random.normal(key, mu.shape, dtype=mu.dtype))
+        low, half_range = affine(action_spec)
+        return squashed if low is None else low + half_range * (squashed + 1.)
+
+    def logprob_fn(sample: Array, mu: Array, sigma: Array, action_spec) -> Array:
+        _check_prefs("squashed_gaussian.logprob", "mu", mu)
+        loc, scale = base(mu, sigma)
+        low, half_range = affine(action_spec)
+        squashed = sample if low is None else (sample - low) / half_range - 1.
+        x = jnp.arctanh(squashed)
+        # log |d tanh(x) / dx| = log(1 - tanh(x)^2), written to stay finite for large |x|.
+        log_det = 2. * (jnp.log(2.) - x - jax.nn.softplus(-2. * x))
+        if low is not None:
+            log_det = log_det + jnp.log(jnp.ones_like(x) * half_range)
+        return _normal_logprob(x, loc, scale) - jnp.sum(log_det, axis=-1)
+
+    def prob_fn(sample: Array, mu: Array, sigma: Array, action_spec) -> Array:
+        return jnp.exp(logprob_fn(sample, mu, sigma, action_spec))
+
+    def entropy_fn(mu: Array, sigma: Array) -> Array:
+        _check_prefs("squashed_gaussian.entropy", "mu", mu)
+        return _normal_entropy(base(mu, sigma)[1])
+
+    def kl_to_standard_normal_fn(mu: Array, sigma: Array) -> Array:
+        _check_prefs("squashed_gaussian.kl_to_standard_normal", "mu", mu)
+        loc, scale = base(mu, sigma)
+        return multivariate_normal_kl_divergence(loc, scale, jnp.zeros_like(mu), 1.)
+
+    def kl_fn(mu_0: Array, sigma_0: Array, mu_1: Array, sigma_1: Array) -> Array:
+        return multivariate_normal_kl_divergence(*base(mu_0, sigma_0), *base(mu_1, sigma_1))
+
+    return ContinuousDistribution(
+        sample_fn, prob_fn, logprob_fn, entropy_fn, kl_to_standard_normal_fn, kl_fn)
+
+
+def _normal_logprob(x: Array, loc: Array, scale: Array) -> Array:
+    """log N(x; loc, diag scale²) summed over the last axis [..., D] -> [...]."""
+    log_z = jnp.sum(jnp.log(scale), axis=-1) + 0.5 * x.shape[-1] * jnp.log(2 * jnp.pi)
+    return -0.5 * jnp.sum(((x - loc) / scale) ** 2, axis=-1) - log_z
+
+
+def _normal_entropy(scale: Array) -> Array:
+    """Entropy of a diagonal Gaussian with `scale` [..., D] -> [...]."""
+    return jnp.sum(jnp.log(scale), axis=-1) + 0.5 * scale.shape[-1] * (1 + jnp.log(2 * jnp.pi))
 
 
 def multivariate_normal_kl_divergence(mu_0: Array, sigma_0: Any, mu_1: Array, sigma_1: Any) -> Array:
