@@ -314,6 +314,7 @@ class Driver:
                 "seconds_to_target": self.seconds_to_target, "frames_to_target": self.frames_to_target,
                 "actor_pids": [book.pid for book in self.books], "actor_restarts": report.actor_restarts,
                 "learner_pid": self.learner_book.pid, "learner_restarts": report.learner_restarts,
+                "replay_restarts": report.replay_restarts,
                 "param_version": report.param_version, "actor_param_versions": [book.version for book in self.books]}
 
     # ---- shutdown ---------------------------------------------------------------------------

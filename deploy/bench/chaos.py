@@ -1,0 +1,206 @@
+"""`vtrax bench chaos`: SIGKILL roles of a real training run at seeded random times and time the recovery.
+
+One `vtrax train --preset P` child runs (report period 0.5 s). After a warm-up (updates
+flowing and a checkpoint on disk) the faults are injected one after another, each
+after a seeded random wait, in a seeded random order:
+
+    actor    SIGKILL of one actor process          Ray restarts it
+    learner  SIGKILL of the learner process        Ray restarts it; it restores its checkpoint
+    replay   SIGKILL of the Reverb server process  the driver restarts it on the same address
+    driver   SIGKILL of the whole process tree     `vtrax train --resume RUN_DIR` continues
+
+Per fault it reports, from progress.json and metrics.jsonl: seconds until the driver
+counted the restart (detect), until env frames and learner updates grew again, the
+learner updates lost (updates at the kill minus those restored) and the replay items
+lost (the queue at the kill). At the end: whether the run still reached its target.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import psutil
+
+from vtrax.deploy.bench.tools import format_table, machine_description, print_result
+
+FAULTS = ("actor", "learner", "replay", "driver")
+POLL_S = 0.25
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--preset", default="cartpole", help="Training preset (default cartpole).")
+    parser.add_argument("--faults", default=",".join(FAULTS), help=f"Comma-separated, of {', '.join(FAULTS)}.")
+    parser.add_argument("--repeats", type=int, default=2, help="Kills of each fault (default 2).")
+    parser.add_argument("--seed", type=int, default=0, help="Seeds the order and the waits (default 0).")
+    parser.add_argument("--wait-s", type=float, nargs=2, default=(5.0, 15.0), metavar=("MIN", "MAX"),
+                        help="Random wait before each fault, seconds (default 5 15).")
+    parser.add_argument("--recover-timeout-s", type=float, default=120.0,
+                        help="Count a fault as not recovered after this long (default 120).")
+    parser.add_argument("--settle-s", type=float, default=30.0, help="Train on after the last fault (default 30).")
+    parser.add_argument("--logdir", default=None, metavar="DIR", help="Keep the run directory under DIR.")
+    parser.add_argument("--json", action="store_true", help="Print one JSON object.")
+    parser.add_argument("extra", nargs=argparse.REMAINDER, help="Further `vtrax train` flags, after --.")
+
+
+class _Run:
+    """The training child and its run directory; `restart_resumed` replaces the child after a driver kill."""
+
+    def __init__(self, preset: str, logdir: Path, extra: list[str]):
+        self.logdir, self.extra = logdir, extra
+        self.child = self._spawn(["--preset", preset, "--logdir", str(logdir), "--stop-at-target", "false"])
+        self.run_dir = _wait(lambda: next(logdir.glob("*-*"), None), 120, "the run directory")
+
+    def _spawn(self, flags: list[str]) -> subprocess.Popen:
+        command = [sys.executable, "-m", "vtrax.deploy.cli", "train", "--quiet", "--report-period-s", "0.5",
+                   "--max-seconds", "0", *flags, *self.extra]
+        return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                start_new_session=True)
+
+    def progress(self) -> dict:
+        try:
+            return json.loads((self.run_dir / "progress.json").read_text())
+        except (OSError, ValueError):
+            return {}
+
+    def queue_size(self) -> int | None:
+        try:
+            last = (self.run_dir / "metrics.jsonl").read_text().splitlines()[-1]
+            return json.loads(last).get("replay_queue_size")
+        except (OSError, ValueError, IndexError):
+            return None
+
+    def tree(self) -> list[psutil.Process]:
+        try:
+            root = psutil.Process(self.child.pid)
+            return [root, *root.children(recursive=True)]
+        except psutil.NoSuchProcess:
+            return []
+
+    def restart_resumed(self) -> None:
+        self.child.wait(timeout=60)
+        self.child = self._spawn(["--resume", str(self.run_dir)])
+
+    def stop(self) -> dict:
+        if self.child.poll() is None:
+            self.child.send_signal(signal.SIGTERM)
+            self.child.wait(timeout=180)
+        return json.loads((self.run_dir / "summary.json").read_text())
+
+
+def fault_schedule(faults: list[str], repeats: int, seed: int,
+                   wait_range_s: tuple[float, float]) -> list[tuple[str, float]]:
+    """(fault, seconds to wait before it) for each kill: each fault `repeats` times, order and waits seeded."""
+    rng = random.Random(seed)
+    order = list(faults) * repeats
+    rng.shuffle(order)
+    return [(fault, rng.uniform(*wait_range_s)) for fault in order]
+
+
+def _wait(predicate, timeout_s: float, what: str):
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(POLL_S)
+    raise TimeoutError(f"vtrax bench chaos: no {what} within {timeout_s:.0f} s")
+
+
+def _kill(run: _Run, fault: str, before: dict) -> None:
+    if fault == "actor":
+        psutil.Process(before["actor_pids"][0]).kill()
+    elif fault == "learner":
+        psutil.Process(before["learner_pid"]).kill()
+    elif fault == "replay":
+        next(p for p in run.tree() if "vtrax.replay.server_main" in " ".join(p.cmdline())).kill()
+    else:  # the driver and everything it started, at once
+        for process in run.tree():
+            try:
+                process.kill()
+            except psutil.NoSuchProcess:
+                pass
+        run.restart_resumed()
+
+
+def _recovery(run: _Run, fault: str, before: dict, killed_at: float, timeout_s: float) -> dict:
+    """Seconds to detection and to flowing frames/updates, and what was lost."""
+    counter = {"actor": "actor_restarts", "learner": "learner_restarts", "replay": "replay_restarts"}.get(fault)
+    detect = frames = updates = None
+    restored = None
+    deadline = killed_at + timeout_s
+    seen_version = before.get("param_version", 0)
+    while time.monotonic() < deadline and (frames is None or updates is None):
+        now = run.progress()
+        elapsed = time.monotonic() - killed_at
+        fresh = now.get("wall_seconds", 0) > before.get("wall_seconds", 0) + 0.4  # a report after the kill
+        if fresh and detect is None and (counter is None or now.get(counter, 0) > before.get(counter, 0)):
+            detect = elapsed if counter else None
+            restored = now.get("learner_updates")
+        if fresh and (counter is None or detect is not None):
+            restored = restored if restored is not None else now.get("learner_updates")
+            if frames is None and now.get("env_frames", 0) > before["env_frames"] + 1000:
+                frames = elapsed
+            if updates is None and now.get("learner_updates", 0) > (restored or 0) \
+                    and now.get("param_version", 0) != seen_version:
+                updates = elapsed
+        time.sleep(POLL_S)
+    lost = None if restored is None else max(before["learner_updates"] - restored, 0)
+    return {"fault": fault, "detect_s": detect, "frames_flow_s": frames, "updates_flow_s": updates,
+            "updates_lost": lost, "replay_items_lost": before.get("_queue") if fault in ("replay", "driver") else 0,
+            "recovered": frames is not None and updates is not None}
+
+
+def run(args: argparse.Namespace) -> int:
+    faults = [name.strip() for name in args.faults.split(",") if name.strip()]
+    unknown = sorted(set(faults) - set(FAULTS))
+    if unknown or not faults:
+        print(f"vtrax bench chaos: unknown faults {unknown}; choose from {', '.join(FAULTS)}", file=sys.stderr)
+        return 2
+    schedule = fault_schedule(faults, args.repeats, args.seed, tuple(args.wait_s))
+    logdir = Path(tempfile.mkdtemp(prefix="vtrax-bench-chaos-", dir=args.logdir))
+    extra = [flag for flag in args.extra if flag != "--"]
+    run_ = _Run(args.preset, logdir, extra)
+    results = []
+    try:
+        _wait(lambda: run_.progress().get("learner_updates", 0) > 0 and list((run_.run_dir / "checkpoints")
+                                                                             .glob("ckpt*")), 300, "warm-up")
+        for fault, wait_s in schedule:
+            time.sleep(wait_s)
+            before = {**run_.progress(), "_queue": run_.queue_size()}
+            killed_at = time.monotonic()
+            _kill(run_, fault, before)
+            results.append(_recovery(run_, fault, before, killed_at, args.recover_timeout_s))
+        time.sleep(args.settle_s)
+        summary = run_.stop()
+    finally:
+        for process in run_.tree():
+            try:
+                process.kill()
+            except psutil.NoSuchProcess:
+                pass
+        if args.logdir is None:
+            shutil.rmtree(logdir, ignore_errors=True)
+    target = summary.get("target_return")
+    best = summary.get("best_episode_return_mean_last100")
+    result = {"machine": machine_description(), "preset": args.preset, "seed": args.seed, "faults": results,
+              "reached_target": bool(target is not None and best is not None and best >= target),
+              "best_episode_return_mean_last100": best, "target_return": target,
+              "learner_restarts": summary.get("learner_restarts"), "replay_restarts": summary.get("replay_restarts"),
+              "actor_restarts": summary.get("actor_restarts"), "stopped_because": summary.get("stopped_because")}
+    rows = [[r["fault"], r["detect_s"], r["frames_flow_s"], r["updates_flow_s"], r["updates_lost"],
+             r["replay_items_lost"], "yes" if r["recovered"] else "NO"] for r in results]
+    table = format_table(["fault", "detect s", "frames flow s", "updates flow s", "updates lost", "items lost",
+                          "recovered"], rows)
+    table += (f"\nbest mean return {best if best is None else round(best, 1)} (target {target}): "
+              f"{'reached' if result['reached_target'] else 'not reached'}; {machine_description()}")
+    print_result(result, as_json=args.json, table=table)
+    return 0 if all(r["recovered"] for r in results) else 1
