@@ -115,6 +115,7 @@ class Actor:
             "action": choice.action,
             "reward": transition.reward,
             "discount": transition.discount,
+            "valid": transition.valid,
             "behaviour_logits": choice.logits,
             "param_version": np.full(self._env.num_envs, self._version, np.int32),
         }
@@ -122,7 +123,9 @@ class Actor:
             # NOTE: the state this step acted from; the learner unrolls each item from its first one.
             step.update({CORE_STATE_PREFIX + name: value for name, value in choice.core_state.items()})
             self._core_state = choice.next_core_state
-            self._should_reset = transition.discount == 0  # the next observation starts an episode
+            # An invalid step (autoreset or crash) returns a new episode's first observation,
+            # after a termination and a truncation alike (see vector_env's timeline).
+            self._should_reset = ~transition.valid
         self._adder.append(step)
         self._tick("adder", clock)
         self._observation = transition.observation

@@ -1,20 +1,33 @@
 """Vectorised stepping of `num_envs` environments with episode statistics and fault recovery.
 
-Two backends share one interface, `reset() -> obs [E, ...]` and
-`step(actions [E]) -> (obs [E, ...], reward [E], terminated [E], truncated [E], valid [E])`:
+Two backends share one interface, `reset() -> obs [E, ...]` and `step(actions [E]) ->
+(obs [E, ...], reward [E], terminated [E], truncated [E], valid [E], crashed [E])`, and
+one timeline: gymnasium's *next-step* autoreset.
 
 - `_NativeVector`: gymnasium's own numpy-vectorised env where the id has a vector entry
-  point (CartPole: ~4x faster than stepping 16 envs in Python). It autoresets on the
-  *next* step: the call after an episode end ignores that env's action and returns the
-  new episode's first observation with reward 0. We mark that transition `valid=False`.
-- `_EnvList`: a Python list of single envs (Atari, everything else), reset in the same
-  step, so every transition is valid. An env that raises is counted, rebuilt and reset.
+  point (CartPole: ~4x faster than stepping 16 envs in Python). It autoresets itself.
+- `_EnvList`: a Python list of single envs (Atari, everything else). It defers each
+  reset by one step to follow the same timeline: the step that ends an episode returns
+  the episode's final observation (what `env.step` returned, before any reset), and the
+  next call resets that env instead of stepping it.
 
-Timeline of one env around an episode end (native backend), as the actor records it:
+Timeline of one env around an episode end, as the actor records it (step t holds the
+observation acted on, and what `step` returned for it):
 
-    step t:    o_t --a_t--> r_t, terminated          discount_t = 0
-    step t+1:  o_{t+1} (terminal obs) --ignored--> 0   valid = False, discount = 0
-    step t+2:  o'_0 (new episode) ...
+    step   observation        action     reward  discount  valid
+    t      o_t                a_t        r_t     0 | 1     True    terminated | truncated
+    t+1    o_final            ignored    0       0         False   the autoreset step
+    t+2    o'_0 (new episode) a'_0       r'_0    ...       True
+
+- Termination: `discount_t = 0`; nothing is bootstrapped from o_final.
+- Truncation (a time limit): `discount_t = 1`, so the target of step t bootstraps from
+  V(o_final), the observation stored at step t+1.
+- The autoreset step t+1 is no transition of the environment: `valid = False` and
+  `discount = 0` (the new episode's values must not flow back), it counts no frames, and
+  the learner masks it out of every loss term. The observation it returns (o'_0) starts
+  an episode, so a recurrent core resets after every invalid step.
+- An env that raises is rebuilt and reset; that step is invalid too, returns the new
+  episode's first observation, and its cut episode is not reported.
 """
 
 from __future__ import annotations
@@ -33,10 +46,12 @@ log = logging.getLogger(__name__)
 class VectorStep(NamedTuple):
     """What one vector step returns to the actor.
 
-    observation: [E, ...] the next observation (a new episode's first after an end).
+    observation: [E, ...] the next observation: an episode's final one after it ended,
+      a new episode's first after an invalid step.
     reward: [E] float32, the reward of the transition just taken (unclipped).
-    discount: [E] float32, 0.0 where the transition ended an episode (or was invalid).
-    valid: [E] bool, False for next-step autoreset transitions (not real env frames).
+    discount: [E] float32, 0.0 where the transition terminated the episode or was invalid;
+      1.0 otherwise, a time-limit truncation included (its target bootstraps).
+    valid: [E] bool, False for autoreset steps and env crashes (no real env transition).
     """
 
     observation: np.ndarray
@@ -81,29 +96,37 @@ class _NativeVector:
 
 
 class _EnvList:
-    """A list of single environments stepped in Python, reset in the same step."""
+    """A list of single environments stepped in Python, with next-step autoreset.
+
+    NOTE: resetting in the same step would lose the final observation that a truncated
+    episode bootstraps from; deferring the reset keeps it and matches `_NativeVector`.
+    """
 
     def __init__(self, env_id: str, num_envs: int, seed: int):
         self._env_id, self._seed = env_id, seed
         self._envs = [make_env(env_id, seed=seed + index) for index in range(num_envs)]
+        self._ending = np.zeros(num_envs, dtype=bool)
         self.env_errors = 0
 
     def reset(self) -> np.ndarray:
+        self._ending[:] = False
         return np.stack([env.reset(seed=self._seed + index)[0] for index, env in enumerate(self._envs)])
 
     def step(self, actions: np.ndarray):
         results = [self._step_one(index, int(action)) for index, action in enumerate(actions)]
         observation, reward, terminated, truncated, crashed = zip(*results)
-        ones = np.ones(len(self._envs), dtype=bool)
-        return (np.stack(observation), np.asarray(reward, np.float32), np.asarray(terminated),
-                np.asarray(truncated), ones, np.asarray(crashed))
+        terminated, truncated, crashed = np.asarray(terminated), np.asarray(truncated), np.asarray(crashed)
+        valid = ~(self._ending | crashed)
+        self._ending = (terminated | truncated) & ~crashed
+        return np.stack(observation), np.asarray(reward, np.float32), terminated, truncated, valid, crashed
 
     def _step_one(self, index: int, action: int):
+        """(observation, reward, terminated, truncated, crashed) of env `index`; resets it if its episode ended."""
         env = self._envs[index]
         try:
+            if self._ending[index]:
+                return env.reset()[0], 0.0, False, False, False
             observation, reward, terminated, truncated, _ = env.step(action)
-            if terminated or truncated:
-                observation, _ = env.reset()
             return observation, float(reward), bool(terminated), bool(truncated), False
         except Exception as error:  # noqa: BLE001 - an env that raises is rebuilt, not fatal
             self.env_errors += 1
@@ -147,13 +170,14 @@ class VectorEnv:
         ended = terminated | truncated
         self._episode_return += np.where(valid, reward, 0.0)
         self._episode_length += valid
-        # NOTE: an episode cut short by an env that raised is ended (discount 0) but not
+        # NOTE: an episode cut short by an env that raised is ended (invalid step) but not
         # reported: its partial return would drag the mean return down.
         for index in np.flatnonzero(ended & valid & ~crashed):
             self._finished.append((float(self._episode_return[index]), int(self._episode_length[index])))
         self._episode_return[ended] = 0.0
         self._episode_length[ended] = 0
-        discount = np.where(ended | ~valid, 0.0, 1.0).astype(np.float32)
+        # Truncation keeps discount 1: its target bootstraps from the final observation.
+        discount = np.where(terminated | ~valid, 0.0, 1.0).astype(np.float32)
         return VectorStep(observation, np.asarray(reward, np.float32), discount, valid)
 
     def pop_episodes(self) -> list[tuple[float, int]]:

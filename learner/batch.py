@@ -6,7 +6,9 @@ A batch is a dict of numpy arrays shaped `[num_devices, batch_size // num_device
     observation       [D, B/D, T+1, *obs_shape]   float32 (CartPole) or uint8 (Atari)
     action            [D, B/D, T+1]               int32
     reward            [D, B/D, T+1]               float32
-    discount          [D, B/D, T+1]               float32, 0.0 where the episode terminated
+    discount          [D, B/D, T+1]               float32, 0.0 where the episode terminated or the
+                                                  step is invalid (truncation keeps 1.0)
+    valid             [D, B/D, T+1]               bool, False on autoreset steps (masked out)
     behaviour_logits  [D, B/D, T+1, A]            float32
     param_version     [D, B/D, T+1]               int32
     core_state/hidden [D, B/D, T+1, H]            float32 (recurrent agents only;
@@ -56,6 +58,9 @@ def check_batch(batch: Mapping[str, Any], config: LearnerConfig, network: AgentN
     for key in ("action", "param_version"):
         if not np.issubdtype(np.asarray(batch[key]).dtype, np.integer):
             raise ValueError(f"batch[{key!r}] must hold integers, got dtype {np.asarray(batch[key]).dtype}")
+    if np.asarray(batch["valid"]).dtype != np.bool_:
+        raise ValueError(f"batch['valid'] must be bool (False on autoreset steps), got dtype "
+                         f"{np.asarray(batch['valid']).dtype}; write it as replay.impala_step_spec does")
 
 
 def synthetic_batch(config: LearnerConfig, network: AgentNetwork, observation_shape: tuple[int, ...], *,
@@ -63,8 +68,9 @@ def synthetic_batch(config: LearnerConfig, network: AgentNetwork, observation_sh
                     seed: int = 0) -> dict[str, np.ndarray]:
     """A random batch in the replay format, for benchmarks and tests.
 
-    Rewards are standard normal, about one step in 50 terminates, behaviour
-    logits are small random numbers and parameter versions are 0.
+    Rewards are standard normal, about one step in 50 terminates and one in 50
+    is invalid (an autoreset step), behaviour logits are small random numbers
+    and parameter versions are 0.
     """
     rng = np.random.default_rng(seed)
     lead = (num_devices, config.batch_size // num_devices, config.unroll_length + 1)
@@ -77,9 +83,11 @@ def synthetic_batch(config: LearnerConfig, network: AgentNetwork, observation_sh
         "action": rng.integers(0, network.num_actions, size=lead, dtype=np.int32),
         "reward": rng.standard_normal(lead).astype(np.float32),
         "discount": (rng.random(lead) > 0.02).astype(np.float32),
+        "valid": rng.random(lead) > 0.02,
         "behaviour_logits": (0.1 * rng.standard_normal(lead + (network.num_actions,))).astype(np.float32),
         "param_version": np.zeros(lead, np.int32),
     }
+    batch["discount"][~batch["valid"]] = 0.0
     if network.is_recurrent:
         batch["core_state/hidden"] = np.zeros(lead + (core_size,), np.float32)
         batch["core_state/cell"] = np.zeros(lead + (core_size,), np.float32)

@@ -2,9 +2,9 @@
 
 One device's batch is batch-major, `[B, T + 1, ...]`. Step t of an item holds
 the observation o_t, the action a_t taken at o_t with the behaviour logits at
-o_t, the reward r_t that followed, and discount_t of that transition (0 where
-the episode terminated). The loss uses the actions, rewards, discounts and
-logits of steps 0..T-1 and the values of observations 0..T:
+o_t, the reward r_t that followed, discount_t of that transition and valid_t.
+The loss uses the actions, rewards, discounts, validity and logits of steps
+0..T-1 and the values of observations 0..T:
 
     step:        0        1        2     ...   T-1        T
     obs:         o0       o1       o2          o(T-1)     oT   (v_T bootstraps)
@@ -12,13 +12,30 @@ logits of steps 0..T-1 and the values of observations 0..T:
     v_tm1:       v(o0)    v(o1)    ...         v(o(T-1))
     v_t:                  v(o1)    v(o2)  ...             v(oT)
 
-With auto-reset, the observation after a terminal step (d_t = 0) is the first
-of a new episode, so a recurrent core is reset there: should_reset[t + 1] =
-(d_t == 0), and should_reset[0] = False because the stored core state already
-belongs to step 0.
+Episode boundaries follow gymnasium's next-step autoreset (`actors.vector_env`):
+
+    step:      t                     t+1 (autoreset)          t+2
+    obs:       o_t                   o_final                  o'_0 (new episode)
+    d, valid:  0 terminated, True    0, False                 ..., True
+               1 truncated, True
+    target:    r_t (terminated)      none: masked             ...
+               r_t + γ v(o_final) (truncated)
+
+- Termination: d_t = 0, nothing bootstraps. Truncation: d_t = 1, so step t
+  bootstraps from v(o_final), the value of the observation stored at t+1.
+- The invalid step t+1 is masked out of every term: its importance ratio and
+  discount are set to 0 (so its V-trace error is 0, v_s there equals
+  v(o_final), and no trace crosses it); the TD(λ) return stops before it
+  (λ_t = λ valid_{t+1}); its pg, entropy and baseline terms are weighted by 0;
+  the diagnostics (entropy, ratios, values) average over valid steps only.
+- A recurrent core is reset on every episode's first observation, which is the
+  one after an invalid step whether the episode terminated or was truncated:
+  should_reset[t + 1] = ~valid_t, and should_reset[0] = False because the
+  stored core state already belongs to step 0.
 
 Total loss = pg_loss + baseline_cost * 0.5 * errors**2 + entropy_cost * entropy_loss,
-averaged over batch and time ('mean') or summed ('sum', as the published code).
+each summed over valid steps and divided by B * T ('mean'), or summed ('sum', as
+the published code).
 """
 
 from __future__ import annotations
@@ -35,12 +52,16 @@ from vtrax.learner.network import AgentNetwork
 
 Batch = Mapping[str, jax.Array]
 
-BATCH_KEYS = ("observation", "action", "reward", "discount", "behaviour_logits", "param_version")
+BATCH_KEYS = ("observation", "action", "reward", "discount", "valid", "behaviour_logits", "param_version")
 CORE_STATE_PREFIX = "core_state/"
+VALID_STEP_MEANS = ("entropy", "rho_mean", "rho_clipped_fraction", "value_mean")
 
 
 class LossOutputs(NamedTuple):
-    """Per-device diagnostics of one loss evaluation (scalars)."""
+    """Per-device diagnostics of one loss evaluation (scalars).
+
+    The loss terms are divided by B * T; `VALID_STEP_MEANS` are means over valid steps.
+    """
 
     pg_loss: jax.Array
     baseline_loss: jax.Array
@@ -61,10 +82,15 @@ def clip_rewards(r_t: jax.Array, reward_clipping: str) -> jax.Array:
     return r_t
 
 
-def should_reset_from_discount(discount: jax.Array) -> jax.Array:
-    """`[B, T + 1]` raw discounts -> `[T + 1, B]` bool resets (see module docstring)."""
-    terminal = (discount[:, :-1] == 0).T  # [T, B]
-    return jnp.concatenate([jnp.zeros_like(terminal[:1]), terminal], axis=0)  # [T+1, B]
+def should_reset_from_valid(valid: jax.Array) -> jax.Array:
+    """`[B, T + 1]` bool validity -> `[T + 1, B]` bool resets (see module docstring)."""
+    episode_start = ~valid[:, :-1].T  # [T, B]
+    return jnp.concatenate([jnp.zeros_like(episode_start[:1]), episode_start], axis=0)  # [T+1, B]
+
+
+def _masked_mean(x: jax.Array, w: jax.Array) -> jax.Array:
+    """Mean of `x` over the steps where `w` is 1 (0 if there is none); x, w [B, T]."""
+    return jnp.sum(x * w) / jnp.maximum(jnp.sum(w), 1.0)
 
 
 def core_state_from_batch(batch: Batch) -> dict[str, jax.Array] | None:
@@ -82,17 +108,47 @@ def network_outputs(network: AgentNetwork, params: Any, batch: Batch) -> tuple[j
         # Feed-forward nets take any leading dims: skip the time-major transpose.
         return network.apply(params, observation)
     time_major = jnp.swapaxes(observation, 0, 1)  # [T+1, B, ...]
-    should_reset = should_reset_from_discount(batch["discount"])  # [T+1, B]
+    should_reset = should_reset_from_valid(batch["valid"])  # [T+1, B]
     logits, values = network.apply(params, time_major, should_reset, core_state_from_batch(batch))
     return jnp.swapaxes(logits, 0, 1), jnp.swapaxes(values, 0, 1)  # [B, T+1, A], [B, T+1]
 
 
-def make_loss(config: LearnerConfig, network: AgentNetwork) -> Callable[[Any, Batch], tuple[jax.Array, LossOutputs]]:
-    """`loss(params, batch) -> (total_loss, LossOutputs)` for one device's `[B, T + 1, ...]` batch."""
+def make_errors_and_advantages(config: LearnerConfig) -> Callable[..., tuple[jax.Array, jax.Array]]:
+    """`fn(v_tm1, v_t, r_t, discount_t, rho_tm1, valid) -> (errors, pg_advantage)`, masked (module docstring).
+
+    Args (of `fn`):
+      v_tm1: values of o_0..o_{T-1}, [B, T].
+      v_t: values of o_1..o_T, [B, T].
+      r_t: (clipped) rewards of steps 0..T-1, [B, T].
+      discount_t: γ times the stored discounts of steps 0..T-1, [B, T].
+      rho_tm1: importance ratios π/μ of a_0..a_{T-1}, [B, T].
+      valid: validity of steps 0..T, bool [B, T + 1].
+
+    Returns:
+      `errors` = baseline target - v_tm1 (V-trace or TD(λ), per `config.baseline`) and
+      the V-trace `pg_advantage`, each [B, T] and 0 at invalid steps.
+    """
     vtrace = jax.vmap(functools.partial(
         rl_ops.vtrace_td_error_and_advantage, lambda_=config.lambda_,
         clip_rho_threshold=config.clip_rho_threshold, clip_pg_rho_threshold=config.clip_pg_rho_threshold))
-    td_lambda = jax.vmap(functools.partial(rl_ops.td_lambda, lambda_=config.lambda_))
+    td_lambda = jax.vmap(rl_ops.td_lambda)
+
+    def errors_and_advantages(v_tm1, v_t, r_t, discount_t, rho_tm1, valid):
+        w_t = valid[:, :-1].astype(jnp.float32)  # [B, T]
+        discount_t = discount_t * w_t  # [B, T]
+        # NOTE: ratio 0 at an invalid step zeroes its error and advantage and cuts the trace there.
+        vtrace_out = vtrace(v_tm1, v_t, r_t, discount_t, jnp.where(valid[:, :-1], rho_tm1, 0.0))  # each [B, T]
+        if config.baseline == "vtrace":
+            return vtrace_out.errors * w_t, vtrace_out.pg_advantage
+        lambda_t = config.lambda_ * valid[:, 1:].astype(jnp.float32)  # [B, T]: stop before an invalid step
+        return td_lambda(v_tm1, r_t, discount_t, v_t, lambda_t) * w_t, vtrace_out.pg_advantage
+
+    return errors_and_advantages
+
+
+def make_loss(config: LearnerConfig, network: AgentNetwork) -> Callable[[Any, Batch], tuple[jax.Array, LossOutputs]]:
+    """`loss(params, batch) -> (total_loss, LossOutputs)` for one device's `[B, T + 1, ...]` batch."""
+    errors_and_advantages = make_errors_and_advantages(config)
     pg_loss_fn = jax.vmap(rl_ops.policy_gradient_loss)
     entropy_loss_fn = jax.vmap(rl_ops.entropy_loss)
     # 'sum' = the per-device mean times the global number of steps; after the
@@ -107,26 +163,26 @@ def make_loss(config: LearnerConfig, network: AgentNetwork) -> Callable[[Any, Ba
         logits, values = network_outputs(network, params, batch)  # [B, T+1, A], [B, T+1]
         logits_t = logits[:, :unroll_length]  # [B, T, A]
         a_t = batch["action"][:, :unroll_length]  # [B, T]
+        valid = batch["valid"].astype(bool)  # [B, T+1]
+        w_t = valid[:, :unroll_length].astype(jnp.float32)  # [B, T]: 0 on autoreset steps
         r_t = clip_rewards(batch["reward"][:, :unroll_length], config.reward_clipping)  # [B, T]
         discount_t = batch["discount"][:, :unroll_length] * config.discount  # [B, T]
         behaviour_logits_t = batch["behaviour_logits"][:, :unroll_length]  # [B, T, A]
         rho_t = jax.lax.stop_gradient(  # [B, T]
             rl_ops.categorical_importance_sampling_ratios(logits_t, behaviour_logits_t, a_t))
         v_tm1, v_t = values[:, :-1], values[:, 1:]  # [B, T], [B, T]
-        vtrace_out = vtrace(v_tm1, v_t, r_t, discount_t, rho_t)  # each [B, T]
-        errors = vtrace_out.errors if config.baseline == "vtrace" else td_lambda(v_tm1, r_t, discount_t, v_t)
-        ones = jnp.ones_like(r_t)  # [B, T]
-        pg_loss = jnp.mean(pg_loss_fn(logits_t, a_t, vtrace_out.pg_advantage, ones))  # []
-        entropy_loss = jnp.mean(entropy_loss_fn(logits_t, ones))  # []
+        errors, pg_advantage = errors_and_advantages(v_tm1, v_t, r_t, discount_t, rho_t, valid)  # [B, T] each
+        pg_loss = jnp.mean(pg_loss_fn(logits_t, a_t, pg_advantage, w_t))  # []
+        entropy_loss = jnp.mean(entropy_loss_fn(logits_t, w_t))  # []
         baseline_loss = 0.5 * jnp.mean(jnp.square(errors))  # []
         outputs = LossOutputs(
             pg_loss=scale * pg_loss,
             baseline_loss=scale * config.baseline_cost * baseline_loss,
             entropy_loss=scale * config.entropy_cost * entropy_loss,
-            entropy=-entropy_loss,
-            rho_mean=jnp.mean(rho_t),
-            rho_clipped_fraction=jnp.mean((rho_t > clip_level).astype(jnp.float32)),
-            value_mean=jnp.mean(v_tm1))
+            entropy=-entropy_loss * w_t.size / jnp.maximum(jnp.sum(w_t), 1.0),  # mean over valid steps
+            rho_mean=_masked_mean(rho_t, w_t),
+            rho_clipped_fraction=_masked_mean((rho_t > clip_level).astype(jnp.float32), w_t),
+            value_mean=_masked_mean(v_tm1, w_t))
         return outputs.pg_loss + outputs.baseline_loss + outputs.entropy_loss, outputs
 
     return loss

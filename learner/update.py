@@ -22,7 +22,7 @@ import jax.numpy as jnp
 import optax
 
 from vtrax.learner.config import LearnerConfig
-from vtrax.learner.loss import Batch, make_loss
+from vtrax.learner.loss import VALID_STEP_MEANS, Batch, LossOutputs, make_loss
 from vtrax.learner.network import AgentNetwork
 from vtrax.learner.optimizer import learning_rate_schedule, make_optimizer
 from vtrax.learner.state import TrainingState
@@ -57,8 +57,11 @@ def make_update_step(config: LearnerConfig, network: AgentNetwork, *,
 
     def update_step(state: TrainingState, batch: Batch) -> tuple[TrainingState, Metrics]:
         (loss, outputs), grads = grad_fn(state.params, batch)
+        valid_steps = jnp.sum(batch["valid"][:, :config.unroll_length].astype(jnp.float32))  # []
         # NOTE: synchronisation point: one all-reduce of gradients, loss and diagnostics.
-        loss, outputs, grads = mean_over_devices((loss, outputs, grads))
+        loss, outputs, grads, valid_steps = mean_over_devices(
+            (loss, _weigh_valid_step_means(outputs, valid_steps), grads, valid_steps))
+        outputs = _weigh_valid_step_means(outputs, 1.0 / jnp.maximum(valid_steps, 1.0))
         grad_norm = optax.global_norm(grads)
         finite = jnp.isfinite(loss) & jnp.isfinite(grad_norm)
         updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
@@ -75,6 +78,12 @@ def make_update_step(config: LearnerConfig, network: AgentNetwork, *,
         return new_state, {name: metrics[name] for name in METRIC_NAMES}
 
     return update_step
+
+
+def _weigh_valid_step_means(outputs: LossOutputs, weight: jax.Array) -> LossOutputs:
+    """`VALID_STEP_MEANS` times `weight`: with the device's valid steps before the pmean and their
+    inverse after it, the means cover the valid steps of all devices, however they are split."""
+    return outputs._replace(**{name: getattr(outputs, name) * weight for name in VALID_STEP_MEANS})
 
 
 def make_update(config: LearnerConfig, network: AgentNetwork, *, num_devices: int,

@@ -46,10 +46,19 @@ def impala_step_spec(observation_shape, observation_dtype, num_actions: int,
     """The fields an IMPALA/V-trace actor writes for each environment step.
 
     Step t holds the observation o_t, the action a_t taken at o_t, the reward r_t
-    received after a_t, discount_t (0.0 if the episode terminated after a_t, else
-    1.0), the behaviour policy's logits at o_t and the version of the parameters
-    that chose a_t. With autoreset the next step's observation is the first one
-    of the new episode; discount 0 marks that boundary.
+    received after a_t, discount_t (0.0 if the episode terminated after a_t or the
+    step is invalid, else 1.0: a time-limit truncation keeps 1.0 and bootstraps), the
+    behaviour policy's logits at o_t, the version of the parameters that chose a_t,
+    and valid_t (False for gymnasium's autoreset step, whose action the env ignored).
+    An episode end at step t is followed by that invalid step t+1, whose observation
+    is the episode's final one; step t+2 starts the new episode (timeline in
+    `actors.vector_env`):
+
+        step:      t              t+1                t+2
+        obs:       o_t            o_final            o'_0
+        discount:  0 (terminated) 0                  ...
+                   1 (truncated)
+        valid:     True           False              True
 
     Args:
       observation_shape: per-env observation shape, e.g. `(4,)` or `(84, 84, 4)`.
@@ -60,8 +69,8 @@ def impala_step_spec(observation_shape, observation_dtype, num_actions: int,
 
     Returns:
       `{field name: FieldSpec}` with `observation`, `action` int32 [],
-      `reward` float32 [], `discount` float32 [], `behaviour_logits` float32 [A],
-      `param_version` int32 [] and the `core_state/<name>` fields.
+      `reward` float32 [], `discount` float32 [], `valid` bool [], `behaviour_logits`
+      float32 [A], `param_version` int32 [] and the `core_state/<name>` fields.
 
     Raises:
       ValueError: if num_actions < 1 or a core state name is empty.
@@ -73,6 +82,7 @@ def impala_step_spec(observation_shape, observation_dtype, num_actions: int,
         "action": field_spec((), np.int32),
         "reward": field_spec((), np.float32),
         "discount": field_spec((), np.float32),
+        "valid": field_spec((), np.bool_),
         "behaviour_logits": field_spec((int(num_actions),), np.float32),
         "param_version": field_spec((), np.int32),
     }

@@ -9,6 +9,7 @@ import pytest
 from vtrax import replay
 from vtrax.actors import Actor, ActorConfig, LocalParameterSource, VectorEnv, make_select_action
 from vtrax.learner import make_network
+from actors_testlib import run_recurrent_actor
 
 NUM_ENVS, UNROLL = 4, 5
 
@@ -93,30 +94,10 @@ def test_recurrent_select_action_resets_only_where_an_episode_starts():
 
 
 def test_recurrent_actor_stores_the_core_state_the_learner_reproduces_its_logits_from():
-    from vtrax.actors import make_recurrent_select_action
     from vtrax.learner.loss import network_outputs
 
-    num_envs, unroll, lstm_size = 2, 4, 8
-    network = make_network("impala_shallow", 6, use_lstm=True, lstm_size=lstm_size)
-    spec = replay.impala_step_spec((84, 84, 4), np.uint8, 6,
-                                   core_state_shapes={"hidden": (lstm_size,), "cell": (lstm_size,)})
-    handle = replay.start_server(replay.make_tables("queue", "impala", spec, num_envs, unroll, max_size=100))
-    try:
-        params = network.init(jax.random.PRNGKey(2), np.zeros((1, 1, 84, 84, 4), np.uint8))
-        source = LocalParameterSource()
-        source.publish(0, params)
-        adder = replay.SequenceAdder(handle.address, "impala", spec, num_envs, unroll)
-        actor = Actor(VectorEnv("ALE/Pong-v5", num_envs, seed=3),
-                      make_recurrent_select_action(network.unroll, network.initial_state), adder, source,
-                      ActorConfig(unroll_length=unroll, seed=3), initial_core_state=network.initial_state(num_envs))
-        actor.run(threading.Event(), max_unrolls=3)
-        adder.flush()
-        with replay.ReplayDataset(handle.address, "impala", batch_size=num_envs) as dataset:
-            next(dataset)
-            batch = {key: value[0] for key, value in next(dataset).items()}  # the 2nd item: a carried state
-        assert np.abs(batch["core_state/hidden"][:, 0]).sum() > 0
-        logits, _ = network_outputs(network, params, batch)  # [B, T+1, A], unrolled from the stored state
-        np.testing.assert_allclose(logits, batch["behaviour_logits"], rtol=1e-4, atol=1e-4)
-        adder.close()
-    finally:
-        handle.stop()
+    network, params, _, items = run_recurrent_actor("ALE/Pong-v5", num_envs=2, unroll=4, num_actions=6, num_items=2)
+    batch = items[1]  # the 2nd item: a carried state
+    assert np.abs(batch["core_state/hidden"][:, 0]).sum() > 0
+    logits, _ = network_outputs(network, params, batch)  # [B, T+1, A], unrolled from the stored state
+    np.testing.assert_allclose(logits, batch["behaviour_logits"], rtol=1e-4, atol=1e-4)

@@ -25,20 +25,25 @@ gym.register("VtraxRaisingCartPole-v0", entry_point=_RaisingCartPole)
 
 
 @pytest.mark.parametrize("env_id", ["CartPole-v1", "Acrobot-v1"])
-def test_episode_returns_match_rewards_and_discounts_mark_the_ends(env_id):
+def test_episode_returns_match_rewards_and_autoreset_steps_follow_the_ends(env_id):
     env = VectorEnv(env_id, 4, seed=3)
     env.reset()
     rewards = np.zeros(4)
     episodes = []
     rng = np.random.default_rng(0)
-    for _ in range(600):
+
+    def step_and_record():
         step = env.step(rng.integers(0, 2, size=4))
         assert step.observation.shape[0] == 4 and step.discount.dtype == np.float32
-        rewards += np.where(step.valid, step.reward, 0.0)
-        for index in np.flatnonzero((step.discount == 0) & step.valid):
+        for index in np.flatnonzero(~step.valid):  # the step after every end, terminated or truncated
             episodes.append(rewards[index])
             rewards[index] = 0.0
+        rewards[:] += np.where(step.valid, step.reward, 0.0)
+
+    for _ in range(600):  # Acrobot's random episodes mostly hit the 500-step time limit
+        step_and_record()
     finished = env.pop_episodes()
+    step_and_record()  # marks the episodes that ended at the last step
     assert len(finished) == len(episodes) > 0
     assert sorted(r for r, _ in finished) == pytest.approx(sorted(episodes))
     assert env.pop_episodes() == []
@@ -55,7 +60,7 @@ def test_native_cartpole_marks_the_autoreset_step_invalid():
             assert not step.valid.all() and step.reward[~step.valid].sum() == 0
             assert (step.discount[~step.valid] == 0).all()
             break
-        if ended_at is None and (step.discount == 0).any():
+        if ended_at is None and (step.discount == 0).any():  # always-left CartPole terminates
             ended_at = t
     assert ended_at is not None
     lengths = [length for _, length in env.pop_episodes()]

@@ -85,6 +85,7 @@ def on_policy_batches(envs: ChainEnvs, network: learner.AgentNetwork, config: le
             actions = (envs.rng.random(num_envs) < probs[:, 1]).astype(np.int32)
             reward, discount = envs.step(actions)
             steps.append(dict(observation=observation, action=actions, reward=reward, discount=discount,
+                              valid=np.ones(num_envs, bool),
                               behaviour_logits=logits, param_version=np.full(num_envs, latest["version"], np.int32)))
         carry = steps[-1]
         batch = {key: np.stack([step[key] for step in steps], axis=1) for key in steps[0]}  # [N, T+1, ...]

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from vtrax import learner
-from vtrax.learner.loss import network_outputs, should_reset_from_discount
+from vtrax.learner.loss import network_outputs, should_reset_from_valid
 from learner_testlib import tabular_network
 
 NUM_STATES, NUM_ACTIONS, B, T = 3, 3, 2, 4
@@ -21,6 +21,7 @@ def _hand_batch():
         "action": np.array([[0, 2, 1, 1, 0], [1, 0, 2, 2, 1]], np.int32),
         "reward": np.array([[1.0, -2.0, 0.5, 3.0, 9.0], [0.0, 1.0, -1.0, 2.0, 9.0]], np.float32),
         "discount": np.array([[1, 0, 1, 1, 1], [1, 1, 1, 1, 0]], np.float32),
+        "valid": np.ones((B, T + 1), bool),
         "behaviour_logits": rng.normal(size=(B, T + 1, NUM_ACTIONS)).astype(np.float32),
         "param_version": np.zeros((B, T + 1), np.int32),
     }
@@ -125,9 +126,9 @@ def test_reward_clipping_modes():
                                rtol=1e-6)
 
 
-def test_should_reset_marks_the_step_after_each_termination():
-    discount = jnp.array([[1, 0, 1, 1, 0], [1, 1, 1, 1, 1]], jnp.float32)  # [B, T+1]
-    np.testing.assert_array_equal(should_reset_from_discount(discount).T,
+def test_should_reset_marks_the_step_after_each_autoreset_step():
+    valid = jnp.array([[True, False, True, True, False], [True] * 5])  # [B, T+1]
+    np.testing.assert_array_equal(should_reset_from_valid(valid).T,
                                   [[False, False, True, False, False], [False] * 5])
 
 
@@ -137,10 +138,10 @@ def test_recurrent_unroll_resets_the_core_at_episode_starts():
     network = learner.make_network("impala_shallow", 3, use_lstm=True, lstm_size=8)
     rng = np.random.default_rng(0)
     observation = rng.integers(0, 256, size=(2, 6, 36, 36, 1), dtype=np.uint8)  # [B, T+1, H, W, C]
-    discount = np.array([[1, 1, 0, 1, 1, 1], [1, 1, 1, 1, 1, 1]], np.float32)  # episode ends after step 2
+    valid = np.array([[1, 1, 0, 1, 1, 1], [1, 1, 1, 1, 1, 1]], bool)  # step 2 is the autoreset step
     core = {"hidden": rng.normal(size=(2, 6, 8)).astype(np.float32),
             "cell": rng.normal(size=(2, 6, 8)).astype(np.float32)}
-    batch = {"observation": observation, "discount": discount,
+    batch = {"observation": observation, "valid": valid,
              "core_state/hidden": core["hidden"], "core_state/cell": core["cell"]}
     params = network.init(jax.random.PRNGKey(0), np.swapaxes(observation, 0, 1))
     logits, values = network_outputs(network, params, batch)  # [B, T+1, A], [B, T+1]
@@ -159,3 +160,66 @@ def test_recurrent_unroll_resets_the_core_at_episode_starts():
     # Without the reset the second piece would differ: the test can tell.
     no_reset = piece(0, 0, 6, stored)
     assert not np.allclose(no_reset[0][3:, 0], second[0][:, 0], atol=1e-4)
+
+
+def _batch_with_an_autoreset_step():
+    """The hand batch with state 3 seen only at autoreset steps: item 0 truncated at step 1, item 1 terminated at 2."""
+    batch = _hand_batch()
+    states = np.array([[0, 1, 3, 2, 0], [2, 2, 1, 3, 0]])  # o_final = state 3 at the invalid steps
+    batch["observation"] = np.eye(NUM_STATES + 1, dtype=np.float32)[states]
+    batch["discount"] = np.array([[1, 1, 0, 1, 1], [1, 1, 0, 0, 1]], np.float32)
+    batch["valid"] = np.array([[True, True, False, True, True], [True, True, True, False, True]])
+    return batch
+
+
+@pytest.mark.parametrize("baseline", ["vtrace", "td_lambda"])
+def test_the_autoreset_step_contributes_nothing_to_any_loss_term(baseline):
+    config = learner.LearnerConfig(batch_size=B, unroll_length=T, baseline=baseline, lambda_=0.8)
+    network = tabular_network(NUM_STATES + 1, NUM_ACTIONS)
+    batch = _batch_with_an_autoreset_step()
+    params = network.init(jax.random.PRNGKey(3), batch["observation"])
+    loss = learner.make_loss(config, network)
+    for term in ("pg_loss", "entropy_loss", "baseline_loss"):
+        grads = jax.grad(lambda p: getattr(loss(p, batch)[1], term))(params)
+        np.testing.assert_array_equal(grads["table"]["logits"][3], 0.0, err_msg=term)  # state 3: invalid only
+        np.testing.assert_array_equal(grads["table"]["values"][3], 0.0, err_msg=term)  # (a stopped bootstrap)
+        assert np.any(grads["table"]["logits"] != 0) or term == "baseline_loss", term
+    # Whatever the env ignored (action, reward, behaviour logits) changes nothing.
+    changed = {key: value.copy() for key, value in batch.items()}
+    changed["action"][0, 2], changed["reward"][0, 2], changed["reward"][1, 3] = 2, 100.0, -50.0
+    changed["behaviour_logits"][0, 2, 0] += 5.0
+    np.testing.assert_array_equal(loss(params, changed)[0], loss(params, batch)[0])
+
+
+def test_statistics_average_over_valid_steps_only():
+    config = learner.LearnerConfig(batch_size=B, unroll_length=T)
+    network = tabular_network(NUM_STATES + 1, NUM_ACTIONS)
+    batch = _batch_with_an_autoreset_step()
+    params = network.init(jax.random.PRNGKey(3), batch["observation"])
+    outputs = learner.make_loss(config, network)(params, batch)[1]
+    logits = np.asarray(batch["observation"][:, :T] @ params["table"]["logits"], np.float64)  # [B, T, A]
+    valid = batch["valid"][:, :T]
+    entropy = -np.sum(_softmax(logits) * np.log(_softmax(logits)), -1)  # [B, T]
+    values = batch["observation"][:, :T] @ np.asarray(params["table"]["values"])  # [B, T]
+    np.testing.assert_allclose(outputs.entropy, entropy[valid].mean(), rtol=1e-5)
+    np.testing.assert_allclose(outputs.value_mean, values[valid].mean(), rtol=1e-5)
+
+
+def test_recurrent_loss_ignores_what_the_autoreset_step_did():
+    config = learner.LearnerConfig(batch_size=2, unroll_length=5)
+    network = learner.make_network("impala_shallow", 3, use_lstm=True, lstm_size=8)
+    batch = {key: value[0] for key, value in learner.synthetic_batch(
+        config, network, (36, 36, 1), observation_dtype=np.uint8, core_size=8).items()}
+    batch["valid"] = np.array([[1, 1, 0, 1, 1, 1], [1, 1, 1, 1, 0, 1]], bool)
+    params = network.init(jax.random.PRNGKey(0), np.swapaxes(batch["observation"], 0, 1))
+    loss = jax.jit(learner.make_loss(config, network))
+    changed = {key: value.copy() for key, value in batch.items()}
+    changed["action"][0, 2] = (changed["action"][0, 2] + 1) % 3
+    changed["reward"][1, 4] += 100.0
+    changed["behaviour_logits"][0, 2, 0] += 3.0
+    changed["behaviour_logits"][1, 4, 1] += 3.0
+    (total, outputs), grads = jax.value_and_grad(loss, has_aux=True)(params, batch)
+    (total_changed, _), grads_changed = jax.value_and_grad(loss, has_aux=True)(params, changed)
+    np.testing.assert_allclose(total_changed, total, rtol=1e-6)
+    for grad, grad_changed in zip(jax.tree_util.tree_leaves(grads), jax.tree_util.tree_leaves(grads_changed)):
+        np.testing.assert_allclose(grad_changed, grad, rtol=1e-5, atol=1e-7)

@@ -48,6 +48,7 @@ def make_step(t: int, num_envs: int) -> dict[str, np.ndarray]:
         "action": ((7 * t + envs) % 3).astype(np.int32),
         "reward": (t + 0.5 * envs).astype(np.float32),
         "discount": np.where((t + envs) % 4 == 3, 0.0, 1.0).astype(np.float32),
+        "valid": (t + envs) % 4 != 0,  # bool: the step after an episode end is the autoreset step
         "behaviour_logits": np.stack([np.full(num_envs, t), envs, -np.full(num_envs, t)], axis=-1).astype(np.float32),
         "param_version": np.full(num_envs, t // 3, np.int32),
     }

@@ -17,12 +17,13 @@ def test_impala_step_spec_fields_shapes_and_dtypes():
         "action": replay.FieldSpec((), np.dtype(np.int32)),
         "reward": replay.FieldSpec((), np.dtype(np.float32)),
         "discount": replay.FieldSpec((), np.dtype(np.float32)),
+        "valid": replay.FieldSpec((), np.dtype(np.bool_)),
         "behaviour_logits": replay.FieldSpec((6,), np.dtype(np.float32)),
         "param_version": replay.FieldSpec((), np.dtype(np.int32)),
         "core_state/hidden": replay.FieldSpec((256,), np.dtype(np.float32)),
         "core_state/cell": replay.FieldSpec((256,), np.dtype(np.float32)),
     }
-    assert replay.step_nbytes(replay.impala_step_spec((4,), np.float32, 2)) == 4 * 4 + 4 + 4 + 4 + 2 * 4 + 4
+    assert replay.step_nbytes(replay.impala_step_spec((4,), np.float32, 2)) == 4 * 4 + 4 + 4 + 4 + 1 + 2 * 4 + 4
 
 
 def test_impala_step_spec_rejects_no_actions():

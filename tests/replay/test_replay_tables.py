@@ -31,6 +31,7 @@ def test_slab_signature_is_time_env_then_field_shape():
         "action": ([21, 16], "int32"),
         "reward": ([21, 16], "float32"),
         "discount": ([21, 16], "float32"),
+        "valid": ([21, 16], "bool"),
         "behaviour_logits": ([21, 16, 2], "float32"),
         "param_version": ([21, 16], "int32"),
     }
