@@ -5,8 +5,8 @@ or TensorFlow), so the update and its benchmark run on any JAX install.
 """
 
 from vtrax.learner.batch import check_batch, select_batch_keys, synthetic_batch
-from vtrax.learner.checkpoint import (Checkpoint, CheckpointMismatchError, latest_checkpoint, list_checkpoints, load_params,
-                                      restore_checkpoint, save_checkpoint)
+from vtrax.learner.checkpoint import (Checkpoint, CheckpointMismatchError, CheckpointWriter, checkpoint_metadata,
+                                      latest_checkpoint, list_checkpoints, load_params, restore_checkpoint, save_checkpoint)
 from vtrax.learner.config import LearnerConfig, atari_config, cartpole_config, field_help, frames_per_update
 from vtrax.learner.loop import Learner, NonFiniteUpdatesError
 from vtrax.learner.loss import LossOutputs, clip_rewards, make_loss
@@ -19,6 +19,7 @@ __all__ = [
     "AgentNetwork",
     "Checkpoint",
     "CheckpointMismatchError",
+    "CheckpointWriter",
     "Learner",
     "LearnerConfig",
     "LossOutputs",
@@ -29,6 +30,7 @@ __all__ = [
     "atari_config",
     "cartpole_config",
     "check_batch",
+    "checkpoint_metadata",
     "field_help",
     "clip_rewards",
     "frames_per_update",

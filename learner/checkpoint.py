@@ -1,30 +1,43 @@
-"""Atomic learner checkpoints in a small documented format (numpy `.npz` + JSON).
+"""Learner checkpoints through orbax-checkpoint's `CheckpointManager` (layout v2).
 
-orbax-checkpoint is not part of the pinned stack (it is not installed and its
-releases that still support jax 0.4.34 pull newer numpy/protobuf pins), so the
-learner writes this format instead. A checkpoint is one directory:
+A run's checkpoint folder holds one orbax step directory per saved step:
 
-    <dir>/ckpt-000000001234/          1234 = TrainingState.step
-        arrays.npz    leaves "a0", "a1", ... of params, opt_state and the RNG key
-        meta.json     format version, step, counters, config, network
-                      description, and for every leaf its tree path
-                      (jax keystr), shape and dtype
+    <dir>/ckpt_000000001234/          1234 = TrainingState.step
+        params/           orbax PyTree (OCDBT) of TrainingState.params
+        opt_state/        orbax PyTree of TrainingState.opt_state
+        meta/metadata     JSON: layout version, step, counters, config, network
+                          description, RNG key data, write time, and for every
+                          leaf its tree path (jax keystr), shape and dtype
+        _CHECKPOINT_METADATA   orbax's own
 
-Atomicity: both files are written and fsynced inside a hidden temporary
-directory `<dir>/.tmp-ckpt-...`, which is then renamed to its final name (a
-rename is atomic on POSIX filesystems) and the parent directory fsynced. A save
-killed at any point leaves at worst a `.tmp-ckpt-*` directory, which readers
-ignore and the next save deletes; earlier checkpoints are never touched before
-the new one is complete. The newest `keep` checkpoints are kept.
+orbax provides what the learner needs: a step is written into
+`ckpt_<step>.orbax-checkpoint-tmp-*` and renamed to its final name only when
+complete (atomic finalize; a save killed at any point leaves earlier
+checkpoints intact, and the next writer deletes the debris), the newest `keep`
+steps are kept, and `CheckpointWriter.save` returns once the arrays are copied,
+committing in a background thread so the learner loop does not stall.
+
+Measured (2-core CPU, 2026-12; /tmp/ckbench/bench.py, 5 saves each, median):
+Atari IMPALA-deep params + RMSProp state (8.4 MiB): v1 npz 51 ms blocking;
+orbax sync 207 ms; orbax async 48 ms blocking (220 ms until final), +11 MiB peak
+RSS. CartPole MLP: npz 20 ms, orbax async 30 ms blocking. `import
+orbax.checkpoint` adds 0.33 s on top of `import vtrax.learner` (1.35 s), paid
+only by a process that saves or loads a checkpoint: orbax is imported inside
+the functions, so `import vtrax.learner` (and `vtrax bench learner` on a GPU
+machine with another Python and JAX) works without orbax installed.
+
+Layout v1 (`ckpt-<step>/{arrays.npz, meta.json}`, vtrax 0.1.0 up to git dd8c2b1) is
+refused with one sentence (`CheckpointMismatchError`).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
-import tempfile
 import time
+import uuid
 from typing import Any, NamedTuple
 
 import jax
@@ -33,15 +46,19 @@ import numpy as np
 from vtrax.learner.config import OPERATIONAL_FIELDS, LearnerConfig
 from vtrax.learner.state import TrainingState
 
-FORMAT_VERSION = 1
-_PREFIX = "ckpt-"
-_TMP_PREFIX = ".tmp-ckpt-"
-_ARRAYS = "arrays.npz"
-_META = "meta.json"
+LAYOUT_VERSION = 2
+_STEP_PREFIX = "ckpt"  # orbax names a step `ckpt_<step, 12 digits>`
+_STEP_DIGITS = 12
+_STEP_NAME = re.compile(r"ckpt_(\d+)")
+_ITEMS = ("params", "opt_state", "meta")
+_META = os.path.join("meta", "metadata")  # where orbax's JsonSave puts the "meta" item
+_REPLACED_PREFIX = ".replaced-"  # a step saved again is moved aside under this name until the new one is final
+_V1_NAME = re.compile(r"ckpt-\d+")
+_V1_META = "meta.json"
 
 
 class CheckpointMismatchError(ValueError):
-    """A checkpoint was written for another network or config than the one restoring it."""
+    """A checkpoint was written for another network, config or checkpoint layout than the one reading it."""
 
 
 class Checkpoint(NamedTuple):
@@ -53,61 +70,122 @@ class Checkpoint(NamedTuple):
     path: str
 
 
-def save_checkpoint(directory: str, state: TrainingState, counters: dict[str, int], config: LearnerConfig,
-                    network_description: dict[str, Any], keep: int, *, rng: Any = None) -> str:
-    """Atomically write `state` (one copy, not replicated) and return the checkpoint's path.
+class CheckpointWriter:
+    """Saves a run's checkpoints through one orbax `CheckpointManager` (keep-N, atomic finalize, async).
 
     Args:
       directory: folder holding the run's checkpoints (created if missing).
-      state: a single-copy `TrainingState` (host or device arrays).
-      counters: JSON-able ints, e.g. `{"num_updates": .., "num_frames": ..}`.
-      config: the learner config, stored and checked on restore.
-      network_description: JSON-able dict naming the network, checked on restore.
       keep: how many newest checkpoints to keep (older ones are deleted).
-      rng: optional PRNG key (raw uint32 key data) to store.
+      async_save: return from `save` once the arrays are copied and commit in
+        a background thread (call `wait` or `close` to block until final).
     """
-    if keep < 1:
-        raise ValueError(f"keep must be >= 1, got {keep}")
-    os.makedirs(directory, exist_ok=True)
-    _remove_stale_temporaries(directory)
-    step = int(np.asarray(state.step))
-    leaves = _named_leaves({"params": state.params, "opt_state": state.opt_state})
-    arrays = {f"a{i}": value for i, (_, value) in enumerate(leaves)}
-    if rng is not None:
-        arrays["rng"] = np.asarray(jax.random.key_data(rng) if _is_typed_key(rng) else rng)
-    meta = {
-        "format_version": FORMAT_VERSION,
-        "step": step,
-        "counters": {key: int(value) for key, value in counters.items()},
-        "config": config.to_dict(),
-        "network": network_description,
-        "leaves": [{"path": path, "shape": list(value.shape), "dtype": str(value.dtype)} for path, value in leaves],
-        "written_unix_s": time.time(),
-    }
-    temporary = tempfile.mkdtemp(prefix=_TMP_PREFIX, dir=directory)
-    _write_synced(os.path.join(temporary, _ARRAYS), lambda f: np.savez(f, **arrays))
-    _write_synced(os.path.join(temporary, _META), lambda f: f.write(json.dumps(meta, indent=1).encode()))
-    final = os.path.join(directory, f"{_PREFIX}{step:012d}")
-    _replace_directory(temporary, final)
-    _fsync_directory(directory)
-    for old in list_checkpoints(directory)[:-keep]:
-        shutil.rmtree(old, ignore_errors=True)
-    return final
+
+    def __init__(self, directory: str, keep: int, *, async_save: bool = True):
+        if keep < 1:
+            raise ValueError(f"keep must be >= 1, got {keep}")
+        # orbax is imported here, not at the top: `import vtrax.learner` must work where orbax is not
+        # installed (the GPU bench machine runs another Python and JAX without our pins).
+        import orbax.checkpoint as ocp
+
+        self._ocp = ocp
+        self._directory = os.path.abspath(directory)
+        os.makedirs(self._directory, exist_ok=True)
+        _refuse_v1(self._directory)
+        _remove_replaced(self._directory)
+        options = ocp.CheckpointManagerOptions(
+            max_to_keep=keep, step_prefix=_STEP_PREFIX, step_format_fixed_length=_STEP_DIGITS,
+            enable_async_checkpointing=async_save, cleanup_tmp_directories=True)
+        self._manager = ocp.CheckpointManager(self._directory, options=options, item_names=_ITEMS)
+
+    def save(self, state: TrainingState, counters: dict[str, int], config: LearnerConfig,
+             network_description: dict[str, Any], *, rng: Any = None) -> str:
+        """Start saving `state` (one copy, not replicated); return the path it will have once final.
+
+        Args:
+          state: a single-copy `TrainingState` (host or device arrays).
+          counters: JSON-able ints, e.g. `{"num_updates": .., "num_frames": ..}`.
+          config: the learner config, stored and checked on restore.
+          network_description: JSON-able dict naming the network, checked on restore.
+          rng: optional PRNG key (raw uint32 key data or a typed key) to store.
+        """
+        ocp = self._ocp
+        step = int(np.asarray(state.step))
+        meta = _meta(step, state, counters, config, network_description, rng)
+        path = self._step_path(step)
+        self._manager.wait_until_finished()
+        _remove_replaced(self._directory)
+        if os.path.isdir(path):
+            # Same step saved twice (a save after skipped updates): the old copy is moved aside, not deleted,
+            # until the new one is final.
+            os.rename(path, os.path.join(self._directory, f"{_REPLACED_PREFIX}{os.path.basename(path)}-"
+                                                          f"{uuid.uuid4().hex[:8]}"))
+            self._manager.reload()
+        self._manager.save(step, args=ocp.args.Composite(
+            params=ocp.args.StandardSave(state.params), opt_state=ocp.args.StandardSave(state.opt_state),
+            meta=ocp.args.JsonSave(meta)))
+        return path
+
+    def wait(self) -> None:
+        """Block until the save in flight (if any) is final, then drop copies of replaced steps."""
+        self._manager.wait_until_finished()
+        _remove_replaced(self._directory)
+
+    def close(self) -> None:
+        """`wait`, then release orbax's threads."""
+        self.wait()
+        self._manager.close()
+
+    def _step_path(self, step: int) -> str:
+        return os.path.join(self._directory, f"{_STEP_PREFIX}_{step:0{_STEP_DIGITS}d}")
+
+
+def save_checkpoint(directory: str, state: TrainingState, counters: dict[str, int], config: LearnerConfig,
+                    network_description: dict[str, Any], keep: int, *, rng: Any = None) -> str:
+    """Write `state` (one copy, not replicated), wait until it is final, and return its path.
+
+    Args: as `CheckpointWriter` and `CheckpointWriter.save`.
+
+    Raises:
+      CheckpointMismatchError: `directory` holds checkpoints of the older layout v1.
+    """
+    writer = CheckpointWriter(directory, keep, async_save=False)
+    try:
+        return writer.save(state, counters, config, network_description, rng=rng)
+    finally:
+        writer.close()
 
 
 def list_checkpoints(directory: str) -> list[str]:
-    """Complete checkpoints under `directory`, oldest first (temporaries excluded)."""
+    """Final checkpoints under `directory`, oldest first (orbax temporaries excluded)."""
     if not os.path.isdir(directory):
         return []
-    names = sorted(name for name in os.listdir(directory)
-                   if name.startswith(_PREFIX) and os.path.isfile(os.path.join(directory, name, _META)))
-    return [os.path.join(directory, name) for name in names]
+    steps = sorted((int(match.group(1)), name) for name in os.listdir(directory)
+                   if (match := _STEP_NAME.fullmatch(name)) and os.path.isdir(os.path.join(directory, name)))
+    return [os.path.join(directory, name) for _, name in steps]
 
 
 def latest_checkpoint(directory: str) -> str | None:
-    """Path of the newest complete checkpoint, or None."""
+    """Path of the newest final checkpoint, or None.
+
+    Raises:
+      CheckpointMismatchError: `directory` holds only checkpoints of the older layout v1.
+    """
     checkpoints = list_checkpoints(directory)
+    if not checkpoints:
+        _refuse_v1(directory)
     return checkpoints[-1] if checkpoints else None
+
+
+def checkpoint_metadata(path: str) -> dict[str, Any]:
+    """The JSON item of one checkpoint folder: step, counters, config, network, leaves, written_unix_s.
+
+    Raises:
+      CheckpointMismatchError: `path` is a checkpoint of the older layout v1.
+      FileNotFoundError: `path` is not a checkpoint folder.
+    """
+    _refuse_v1(path)
+    with open(os.path.join(path, _META)) as f:
+        return json.load(f)
 
 
 def restore_checkpoint(directory: str, config: LearnerConfig, network_description: dict[str, Any], *,
@@ -115,7 +193,7 @@ def restore_checkpoint(directory: str, config: LearnerConfig, network_descriptio
     """Load the newest checkpoint in `directory` (or the checkpoint folder itself).
 
     Args:
-      directory: a run's checkpoint folder, or one `ckpt-*` folder.
+      directory: a run's checkpoint folder, or one `ckpt_*` folder.
       config: the current config; fields that change the numerics must equal
         the stored ones (the loop's periods and limits may differ).
       network_description: must equal the stored description.
@@ -123,25 +201,25 @@ def restore_checkpoint(directory: str, config: LearnerConfig, network_descriptio
         shapes and dtypes (e.g. from `init_state`).
 
     Raises:
-      FileNotFoundError: no complete checkpoint exists there.
-      CheckpointMismatchError: config, network or parameter shapes differ; the
-        message names the first differing field.
+      FileNotFoundError: no final checkpoint exists there.
+      CheckpointMismatchError: config, network or parameter shapes differ (the
+        message names the first differing field), or the checkpoint has the
+        older layout v1.
     """
     path = _resolve(directory)
-    with open(os.path.join(path, _META)) as f:
-        meta = json.load(f)
-    if meta.get("format_version") != FORMAT_VERSION:
-        raise CheckpointMismatchError(f"checkpoint {path} has format_version {meta.get('format_version')!r}, "
-                                      f"this vtrax reads version {FORMAT_VERSION}")
+    meta = checkpoint_metadata(path)
+    if meta.get("layout_version") != LAYOUT_VERSION:
+        raise CheckpointMismatchError(f"checkpoint {path} has layout_version {meta.get('layout_version')!r}, "
+                                      f"this vtrax reads layout {LAYOUT_VERSION}; start a new run")
     _check_config(path, meta["config"], config)
     _check_network(path, meta["network"], network_description)
-    with np.load(os.path.join(path, _ARRAYS)) as npz:
-        stored = {leaf["path"]: npz[f"a{i}"] for i, leaf in enumerate(meta["leaves"])}
-        rng = np.array(npz["rng"]) if "rng" in npz.files else None
     trees = {"params": template.params, "opt_state": template.opt_state}
-    restored = _fill_template(path, trees, stored)
+    _check_leaves(path, trees, meta["leaves"])
+    targets = jax.tree_util.tree_map(lambda leaf: np.zeros(np.shape(leaf), _dtype(leaf)), trees)
+    restored = _restore_items(path, targets)
     state = TrainingState(params=restored["params"], opt_state=restored["opt_state"],
                           step=np.asarray(meta["step"], np.int32))
+    rng = None if meta.get("rng") is None else np.asarray(meta["rng"]["data"], meta["rng"]["dtype"])
     return Checkpoint(state=state, counters=dict(meta["counters"]), rng=rng, path=path)
 
 
@@ -152,48 +230,65 @@ def load_params(directory: str) -> dict[str, Any]:
     trees (dicts of dicts) come back exactly; no config check is made.
     """
     path = _resolve(directory)
-    with open(os.path.join(path, _META)) as f:
-        meta = json.load(f)
-    params: dict[str, Any] = {}
-    with np.load(os.path.join(path, _ARRAYS)) as npz:
-        for i, leaf in enumerate(meta["leaves"]):
-            keys = _dict_keys(leaf["path"])
-            if keys is None or keys[0] != "params":
-                continue
-            node = params
-            for key in keys[1:-1]:
-                node = node.setdefault(key, {})
-            node[keys[-1]] = np.array(npz[f"a{i}"])
-    return params
+    target: dict[str, Any] = {}
+    for leaf in checkpoint_metadata(path)["leaves"]:
+        keys = _dict_keys(leaf["path"])
+        if keys is None or keys[0] != "params":
+            continue
+        node = target
+        for key in keys[1:-1]:
+            node = node.setdefault(key, {})
+        node[keys[-1]] = np.zeros(leaf["shape"], leaf["dtype"])
+    return _restore_items(path, {"params": target})["params"]
 
 
-def _named_leaves(tree: Any) -> list[tuple[str, np.ndarray]]:
-    flat, _ = jax.tree_util.tree_flatten_with_path(tree)
-    return [(jax.tree_util.keystr(path), np.asarray(value)) for path, value in flat]
+def _meta(step: int, state: TrainingState, counters: dict[str, int], config: LearnerConfig,
+          network_description: dict[str, Any], rng: Any) -> dict[str, Any]:
+    flat, _ = jax.tree_util.tree_flatten_with_path({"params": state.params, "opt_state": state.opt_state})
+    key_data = None if rng is None else np.asarray(jax.random.key_data(rng) if _is_typed_key(rng) else rng)
+    return {
+        "layout_version": LAYOUT_VERSION,
+        "step": step,
+        "counters": {key: int(value) for key, value in counters.items()},
+        "config": config.to_dict(),
+        "network": network_description,
+        "rng": None if key_data is None else {"data": key_data.tolist(), "dtype": str(key_data.dtype)},
+        "leaves": [{"path": jax.tree_util.keystr(key_path), "shape": list(np.shape(value)),
+                    "dtype": str(_dtype(value))} for key_path, value in flat],
+        "written_unix_s": time.time(),
+    }
 
 
-def _fill_template(path: str, trees: Any, stored: dict[str, np.ndarray]) -> Any:
-    flat, treedef = jax.tree_util.tree_flatten_with_path(trees)
-    expected = [jax.tree_util.keystr(key_path) for key_path, _ in flat]
+def _restore_items(path: str, targets: dict[str, Any]) -> dict[str, Any]:
+    # orbax is imported here, not at the top: `import vtrax.learner` must work without orbax (see CheckpointWriter).
+    import orbax.checkpoint as ocp
+
+    args = ocp.args.Composite(**{name: ocp.args.StandardRestore(target) for name, target in targets.items()})
+    with ocp.Checkpointer(ocp.CompositeCheckpointHandler()) as checkpointer:
+        return dict(checkpointer.restore(os.path.abspath(path), args=args))
+
+
+def _check_leaves(path: str, trees: Any, stored_leaves: list[dict[str, Any]]) -> None:
+    flat, _ = jax.tree_util.tree_flatten_with_path(trees)
+    expected = {jax.tree_util.keystr(key_path): leaf for key_path, leaf in flat}
+    stored = {leaf["path"]: leaf for leaf in stored_leaves}
     missing = [name for name in expected if name not in stored]
-    extra = [name for name in stored if name not in set(expected)]
+    extra = [name for name in stored if name not in expected]
     if missing or extra:
         raise CheckpointMismatchError(
             f"checkpoint {path} does not match the network's parameter tree: missing {missing[:3]}, "
             f"unexpected {extra[:3]}; restore with the network that wrote it")
-    leaves, problems = [], []
-    for (_, want), name in zip(flat, expected):
-        got = stored[name]
-        want_shape, want_dtype = tuple(np.shape(want)), np.dtype(getattr(want, "dtype", np.asarray(want).dtype))
-        if got.shape != want_shape or got.dtype != want_dtype:
-            problems.append(f"leaf {name} has shape {got.shape} {got.dtype}, the network expects "
+    problems = []
+    for name, want in expected.items():
+        got_shape, got_dtype = tuple(stored[name]["shape"]), np.dtype(stored[name]["dtype"])
+        want_shape, want_dtype = tuple(np.shape(want)), _dtype(want)
+        if got_shape != want_shape or got_dtype != want_dtype:
+            problems.append(f"leaf {name} has shape {got_shape} {got_dtype}, the network expects "
                             f"{want_shape} {want_dtype}")
-        leaves.append(got)
     if problems:
         problems.sort(key=lambda problem: not problem.startswith("leaf ['params']"))  # params tell more
         raise CheckpointMismatchError(f"checkpoint {path}: {problems[0]} ({len(problems)} leaves differ); "
                                       f"restore with the network that wrote it")
-    return jax.tree_util.tree_unflatten(treedef, leaves)
 
 
 def _check_config(path: str, stored: dict[str, Any], config: LearnerConfig) -> None:
@@ -223,8 +318,29 @@ def _resolve(directory: str) -> str:
         return directory
     path = latest_checkpoint(directory)
     if path is None:
-        raise FileNotFoundError(f"no complete checkpoint (ckpt-*/{_META}) under {directory!r}")
+        raise FileNotFoundError(f"no complete checkpoint ({_STEP_PREFIX}_<step>/) under {directory!r}")
     return path
+
+
+def _refuse_v1(path: str) -> None:
+    """Raise if `path` is a layout-v1 checkpoint, or a folder holding some and no layout-v2 one."""
+    if os.path.isfile(os.path.join(path, _V1_META)):
+        old = path
+    elif os.path.isdir(path) and not list_checkpoints(path):
+        old = next((os.path.join(path, name) for name in sorted(os.listdir(path))
+                    if _V1_NAME.fullmatch(name) and os.path.isfile(os.path.join(path, name, _V1_META))), None)
+    else:
+        old = None
+    if old is not None:
+        raise CheckpointMismatchError(
+            f"checkpoint {old} was written by an older vtrax (checkpoint layout v1); start a new run or use "
+            f"vtrax 0.1.0 at git dd8c2b1 or earlier to resume or evaluate it")
+
+
+def _remove_replaced(directory: str) -> None:
+    for name in os.listdir(directory):
+        if name.startswith(_REPLACED_PREFIX):
+            shutil.rmtree(os.path.join(directory, name), ignore_errors=True)
 
 
 def _dict_keys(keystr: str) -> list[str] | None:
@@ -234,37 +350,9 @@ def _dict_keys(keystr: str) -> list[str] | None:
     return keystr[2:-2].split("']['")
 
 
-def _write_synced(filename: str, write: Any) -> None:
-    with open(filename, "wb") as f:
-        write(f)
-        f.flush()
-        os.fsync(f.fileno())
-
-
-def _fsync_directory(directory: str) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _replace_directory(source: str, target: str) -> None:
-    if not os.path.exists(target):
-        os.rename(source, target)
-        return
-    # Same step saved twice (e.g. a final save right after a periodic one):
-    # the old copy is moved aside, not deleted, until the new one is in place.
-    trash = tempfile.mkdtemp(prefix=_TMP_PREFIX, dir=os.path.dirname(target))
-    os.rename(target, os.path.join(trash, "old"))
-    os.rename(source, target)
-    shutil.rmtree(trash, ignore_errors=True)
-
-
-def _remove_stale_temporaries(directory: str) -> None:
-    for name in os.listdir(directory):
-        if name.startswith(_TMP_PREFIX):
-            shutil.rmtree(os.path.join(directory, name), ignore_errors=True)
+def _dtype(leaf: Any) -> np.dtype:
+    dtype = getattr(leaf, "dtype", None)
+    return np.dtype(dtype if dtype is not None else np.asarray(leaf).dtype)
 
 
 def _is_typed_key(rng: Any) -> bool:

@@ -16,7 +16,7 @@ import jax
 import numpy as np
 
 from vtrax.learner.batch import check_batch, select_batch_keys
-from vtrax.learner.checkpoint import restore_checkpoint, save_checkpoint
+from vtrax.learner.checkpoint import CheckpointWriter, restore_checkpoint
 from vtrax.learner.config import LearnerConfig, frames_per_update
 from vtrax.learner.network import AgentNetwork
 from vtrax.learner.state import TrainingState, host_copy, init_state, replicate
@@ -78,6 +78,8 @@ class Learner:
         self._last_published = -1
         self._checked_batch = False
         self._last_checkpoint_time = time.monotonic()
+        self._writer: CheckpointWriter | None = None
+        self._saved: tuple[int, dict[str, int], str] | None = None  # (version, counters, path) of the last save
         self.publish_params()
 
     # -- counters ---------------------------------------------------------------------------------------------
@@ -147,7 +149,8 @@ class Learner:
 
         NOTE: the stop event is checked between updates; a batch iterator that
         blocks waiting for data must be closed by whoever sets the event.
-        On exit the current params are published and (with a logdir) saved.
+        On exit the current params are published and (with a logdir) saved, and
+        the save is final on disk when `run` returns.
         """
         steps = 0
         try:
@@ -162,6 +165,7 @@ class Learner:
                 self.publish_params()
             if self._logdir:
                 self.save()
+                self.wait_until_saved(close=True)
         return steps
 
     def stop(self) -> None:
@@ -175,14 +179,35 @@ class Learner:
 
     # -- checkpoints ------------------------------------------------------------------------------------------
     def save(self) -> str:
-        """Checkpoint the current state and counters under `<logdir>/checkpoints`; return its path."""
+        """Start checkpointing the current state and counters under `<logdir>/checkpoints`; return its path.
+
+        The arrays are copied before it returns; orbax commits them in a
+        background thread (`wait_until_saved` blocks until final). A save with
+        nothing new since the last one writes nothing.
+        """
         if not self._logdir:
             raise ValueError("this Learner has no logdir; pass logdir=... to save checkpoints")
-        single = TrainingState(*host_copy(tuple(self._state)))
-        path = save_checkpoint(os.path.join(self._logdir, CHECKPOINT_SUBDIR), single, self._counters(), self._config,
-                               self._network.description, self._config.keep_checkpoints, rng=self._rng)
         self._last_checkpoint_time = time.monotonic()
+        counters = self._counters()
+        if self._saved is not None and self._saved[:2] == (self._version, counters):
+            return self._saved[2]
+        if self._writer is None:
+            self._writer = CheckpointWriter(os.path.join(self._logdir, CHECKPOINT_SUBDIR),
+                                            self._config.keep_checkpoints)
+        single = TrainingState(*host_copy(tuple(self._state)))
+        path = self._writer.save(single, counters, self._config, self._network.description, rng=self._rng)
+        self._saved = (self._version, counters, path)
         return path
+
+    def wait_until_saved(self, *, close: bool = False) -> None:
+        """Block until the checkpoint `save` started is final on disk; `close=True` also releases orbax's threads."""
+        if self._writer is None:
+            return
+        if close:
+            self._writer, writer = None, self._writer
+            writer.close()
+        else:
+            self._writer.wait()
 
     def restore(self, logdir: str | None = None) -> str:
         """Load the newest checkpoint of `logdir` (default: this learner's) and publish its params.
@@ -224,8 +249,10 @@ class Learner:
         self._consecutive_nonfinite += 1
         if self._consecutive_nonfinite < self._config.max_consecutive_nonfinite:
             return
-        where = f"the last good state (version {self._version}) was saved to {self.save()}" if self._logdir \
-            else "no logdir was given, so nothing was saved"
+        where = "no logdir was given, so nothing was saved"
+        if self._logdir:
+            where = f"the last good state (version {self._version}) was saved to {self.save()}"
+            self.wait_until_saved(close=True)
         raise NonFiniteUpdatesError(
             f"{self._consecutive_nonfinite} updates in a row had a non-finite loss or gradient (last total_loss="
             f"{metrics['total_loss']}, grad_norm={metrics['grad_norm']}); training stopped and {where}. Likely "

@@ -22,6 +22,7 @@ COMPONENTS: tuple[tuple[str, str, str | None], ...] = (
     ("jax", "jax", "0.4.34"),
     ("jaxlib", "jaxlib", "0.4.34"),
     ("optax", "optax", "0.2.5"),
+    ("orbax.checkpoint", "orbax-checkpoint", "0.11.5"),
     ("ray", "ray", "2.60"),
     ("tensorflow", "tensorflow-cpu", "2.15"),
     ("reverb", "dm-reverb", "0.14.0"),

@@ -123,9 +123,14 @@ def run(args: argparse.Namespace) -> int:
     if problem:
         print(f"vtrax eval: {problem}", file=sys.stderr)
         return 2
-    from vtrax.learner import latest_checkpoint
+    from vtrax.learner import CheckpointMismatchError, latest_checkpoint
 
-    if latest_checkpoint(str(run_dir / "checkpoints")) is None:
+    try:
+        newest = latest_checkpoint(str(run_dir / "checkpoints"))
+    except CheckpointMismatchError as error:  # e.g. a run written by an older vtrax (checkpoint layout v1)
+        print(f"vtrax eval: {error}", file=sys.stderr)
+        return 1
+    if newest is None:
         print(f"vtrax eval: {run_dir / 'checkpoints'} holds no complete checkpoint yet (one is written every "
               "checkpoint_period_s of training); wait for one or pass a run that has trained longer", file=sys.stderr)
         return 1

@@ -20,7 +20,7 @@ TOKEN_ENV = "VTRAX_SERVE_TOKEN"
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("source", metavar="RUN_DIR|CHECKPOINT",
                         help="A run directory from `vtrax train` (newest checkpoint, followed while the run goes "
-                             "on) or one RUN_DIR/checkpoints/ckpt-* folder (served as is).")
+                             "on) or one RUN_DIR/checkpoints/ckpt_* folder (served as is).")
     parser.add_argument("--port", type=int, default=50051, help="TCP port (default 50051; 0 picks a free one).")
     parser.add_argument("--host", default="127.0.0.1",
                         help="Interface to bind (default 127.0.0.1). Any other needs --token-file.")

@@ -109,6 +109,12 @@ def _not_resumable(run_dir: Path) -> str | None:
         return "its config.json is not valid JSON; restore it from a copy or start a new run"
     if not (run_dir / "checkpoints").is_dir():
         return "it has no checkpoints/ to resume from; pass a run directory written by `vtrax train`"
+    from vtrax.learner import CheckpointMismatchError, latest_checkpoint
+
+    try:
+        latest_checkpoint(str(run_dir / "checkpoints"))
+    except CheckpointMismatchError as error:  # a run written by an older vtrax (checkpoint layout v1)
+        return str(error)
     return None
 
 

@@ -1,7 +1,7 @@
 """A run directory holding only freshly initialised parameters, written without training.
 
 For smoke-testing and benchmarking `vtrax serve` (and its tests): the directory has
-the same layout `vtrax train` writes (config.json + checkpoints/ckpt-*), so
+the same layout `vtrax train` writes (config.json + checkpoints/ckpt_*), so
 everything that serves a trained run serves this one.
 """
 

@@ -43,7 +43,7 @@ class ActOutput(NamedTuple):
 
 
 def network_from_description(description: dict[str, Any]):
-    """Rebuild the `learner.AgentNetwork` a checkpoint's `meta.json` describes.
+    """Rebuild the `learner.AgentNetwork` a checkpoint's metadata describes.
 
     Raises:
       ServeSetupError: the description is incomplete, or names a recurrent network
@@ -77,7 +77,7 @@ class PolicyModel:
     """A checkpoint's network for one environment: load parameters, act on batches.
 
     Args:
-      description: the network description stored in the checkpoint's meta.json.
+      description: the network description stored in the checkpoint's metadata.
       env_spec: `actors.EnvSpec` of the environment (shape, dtype, actions).
       max_batch_size: the largest batch `act` accepts.
     """

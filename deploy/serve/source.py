@@ -3,11 +3,11 @@
     RUN_DIR/                      -> follow RUN_DIR/checkpoints (newest first), env from config.json
       config.json
       checkpoints/                -> same, the run directory is its parent
-        ckpt-000000001234/        -> this checkpoint only (pinned), env from ../../config.json or --env
-          meta.json, arrays.npz
+        ckpt_000000001234/        -> this checkpoint only (pinned), env from ../../config.json or --env
+          meta/metadata, params/, opt_state/    (learner/checkpoint.py, orbax)
 
-The network is rebuilt from the checkpoint's own `meta.json` description, so a
-checkpoint is always served by the architecture that wrote it.
+The network is rebuilt from the checkpoint's own metadata (`meta/metadata`), so
+a checkpoint is always served by the architecture that wrote it.
 """
 
 from __future__ import annotations
@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-_META = "meta.json"
+_META = "meta/metadata"
+_META_V1 = "meta.json"  # the older checkpoint layout: recognised here, refused in one sentence when loaded
 _CONFIG = "config.json"
 
 
@@ -32,7 +33,7 @@ class PolicySource:
 
     Attributes:
       path: what the user passed.
-      checkpoints_dir: the folder of `ckpt-*` checkpoints to read the newest from.
+      checkpoints_dir: the folder of `ckpt_*` checkpoints to read the newest from.
       pinned_checkpoint: one checkpoint folder to serve forever (None: follow the newest).
       run_dir: the run directory (None for a checkpoint outside one).
       env_id: the environment the policy acts in.
@@ -53,7 +54,7 @@ def resolve_source(path: str | os.PathLike, *, env_id: str | None = None) -> Pol
     """Classify `path` as a run directory, its checkpoints folder or one checkpoint.
 
     Args:
-      path: RUN_DIR, RUN_DIR/checkpoints, or a `ckpt-*` folder.
+      path: RUN_DIR, RUN_DIR/checkpoints, or a `ckpt_*` folder.
       env_id: overrides (or, for a checkpoint outside a run directory, supplies)
         the environment id.
 
@@ -64,8 +65,8 @@ def resolve_source(path: str | os.PathLike, *, env_id: str | None = None) -> Pol
     path = Path(path)
     if not path.exists():
         raise ServeSetupError(f"{path} does not exist; pass a run directory written by `vtrax train` or one of "
-                              "its checkpoints/ckpt-* folders")
-    if (path / _META).is_file():
+                              "its checkpoints/ckpt_* folders")
+    if (path / _META).is_file() or (path / _META_V1).is_file():
         run_dir = path.parent.parent if (path.parent.parent / _CONFIG).is_file() else None
         return PolicySource(path, path.parent, path, run_dir, _env_id(run_dir, env_id, path))
     if (path / _CONFIG).is_file():
@@ -73,7 +74,7 @@ def resolve_source(path: str | os.PathLike, *, env_id: str | None = None) -> Pol
     if path.name == "checkpoints" and (path.parent / _CONFIG).is_file():
         return PolicySource(path, path, None, path.parent, _env_id(path.parent, env_id, path))
     raise ServeSetupError(f"{path} is neither a run directory (with config.json) nor a checkpoint (with "
-                          f"{_META}); pass the directory `vtrax train` printed, or RUN_DIR/checkpoints/ckpt-*")
+                          f"{_META}); pass the directory `vtrax train` printed, or RUN_DIR/checkpoints/ckpt_*")
 
 
 def _env_id(run_dir: Path | None, override: str | None, path: Path) -> str:
@@ -89,5 +90,11 @@ def _env_id(run_dir: Path | None, override: str | None, path: Path) -> str:
 
 
 def checkpoint_meta(checkpoint: str | os.PathLike) -> dict[str, Any]:
-    """The `meta.json` of one checkpoint folder (step, network description, write time)."""
-    return json.loads((Path(checkpoint) / _META).read_text())
+    """The metadata of one checkpoint folder (step, network description, write time).
+
+    Raises:
+      learner.CheckpointMismatchError: the checkpoint has the older layout v1.
+    """
+    from vtrax.learner import checkpoint_metadata
+
+    return checkpoint_metadata(str(checkpoint))

@@ -52,8 +52,9 @@ def test_a_video_path_that_cannot_be_written_is_refused_before_playing(run_dir, 
 def test_a_run_without_a_complete_checkpoint_is_one_line(run_dir, tmp_path):
     young = tmp_path / "young"
     shutil.copytree(run_dir, young)
-    for meta in (young / "checkpoints").glob("ckpt-*/*.json"):
-        meta.unlink()  # a checkpoint still being written has no metadata yet
+    for checkpoint in (young / "checkpoints").glob("ckpt_*"):
+        # A checkpoint still being written has orbax's temporary name until it is final.
+        checkpoint.rename(checkpoint.with_name(checkpoint.name + ".orbax-checkpoint-tmp-1234"))
     result = _eval(young)
     assert result.returncode == 1
     assert "holds no complete checkpoint yet" in result.stderr

@@ -178,11 +178,11 @@ def test_serve_answers_act_for_the_trained_checkpoint(live_run):
     import gymnasium as gym
 
     from vtrax.deploy.serve import PolicyClient
-    from vtrax.learner import load_params, make_network
+    from vtrax.learner import checkpoint_metadata, load_params, make_network
 
     run_dir = live_run.run_dir
     checkpoint = json.loads((run_dir / "summary.json").read_text())["final_checkpoint"]
-    step = json.loads((Path(checkpoint) / "meta.json").read_text())["step"]
+    step = checkpoint_metadata(checkpoint)["step"]
     env = gym.make("CartPole-v1")
     observations = np.stack([env.reset(seed=seed)[0] for seed in range(16)]).astype(np.float32)
     server = subprocess.Popen([*VTRAX, "serve", str(run_dir), "--port", "0"], stdout=subprocess.PIPE,

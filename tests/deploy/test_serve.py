@@ -134,7 +134,7 @@ def test_beyond_the_transport_limit_grpc_refuses_before_reading(client, server):
 def test_status_reports_the_checkpoint_version_and_the_run(client, run_dir):
     status = client.status()
     assert status["checkpoint_step"] == 7
-    assert status["checkpoint_path"].endswith("ckpt-000000000007")
+    assert status["checkpoint_path"].endswith("ckpt_000000000007")
     assert status["env_id"] == "CartPole-v1" and status["network"] == "mlp"
     assert status["observation_shape"] == [4] and status["observation_dtype"] == "float32"
     assert status["num_actions"] == 2 and status["max_batch_size"] == 64

@@ -12,6 +12,8 @@ from pathlib import Path
 import psutil
 import pytest
 
+from vtrax.learner import latest_checkpoint
+
 TRAIN = [sys.executable, "-m", "vtrax.deploy.cli", "train", "--preset", "cartpole", "--quiet"]
 RANDOM_CARTPOLE_RETURN = 22.0  # mean return of uniformly random actions on CartPole-v1
 
@@ -203,8 +205,8 @@ def test_a_killed_learner_and_a_killed_replay_server_cost_a_pause_not_the_run(tm
     flags = ("--num-actors", "1", "--max-seconds", "240", "--stop-at-target", "false", "--checkpoint-period-s", "2")
     with _training(tmp_path, *flags) as (child, run_dir):
         progress = _wait_for(lambda: (p := _progress(run_dir)) and p["learner_updates"] > 20 and p["learner_pid"]
-                             and list((run_dir / "checkpoints").glob("ckpt-*")) and p, 150, "updates and a checkpoint")
-        saved_step = max(int(path.name.split("-")[1]) for path in (run_dir / "checkpoints").glob("ckpt-*"))
+                             and latest_checkpoint(str(run_dir / "checkpoints")) and p, 150, "updates and a checkpoint")
+        saved_step = int(os.path.basename(latest_checkpoint(str(run_dir / "checkpoints"))).split("_")[1])
         os.kill(progress["learner_pid"], signal.SIGKILL)
         restarted = _wait_for(lambda: (p := _progress(run_dir)) and p["learner_restarts"] == 1 and p, 150,
                               "the learner to be restarted")

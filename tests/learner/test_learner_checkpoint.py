@@ -1,5 +1,7 @@
-"""Checkpoints: round trip, keep-last-N, a save killed mid-write, mismatch errors."""
+"""Checkpoints (orbax, layout v2): round trip, keep-last-N, async saves, a save killed mid-write, mismatch errors,
+the older layout v1 refused, and `import vtrax.learner` without orbax."""
 
+import json
 import os
 import signal
 import subprocess
@@ -37,7 +39,7 @@ def test_round_trip_restores_params_opt_state_step_counters_and_rng(tmp_path):
     rng = jax.random.PRNGKey(5)
     path = learner.save_checkpoint(str(tmp_path), state, {"num_updates": 42, "num_frames": 26880}, config,
                                    NETWORK, keep=2, rng=rng)
-    assert os.path.basename(path) == "ckpt-000000000042"
+    assert os.path.basename(path) == "ckpt_000000000042"
     restored = learner.restore_checkpoint(str(tmp_path), config, NETWORK, template=_state(config, step=0, scale=0))
     _assert_trees_equal(restored.state.params, state.params)
     _assert_trees_equal(restored.state.opt_state, state.opt_state)
@@ -54,7 +56,7 @@ def test_only_the_newest_keep_checkpoints_remain(tmp_path):
     for step in (1, 2, 3, 4):
         learner.save_checkpoint(str(tmp_path), _state(config, step=step), {}, config, NETWORK, keep=2)
     assert [os.path.basename(p) for p in learner.list_checkpoints(str(tmp_path))] == [
-        "ckpt-000000000003", "ckpt-000000000004"]
+        "ckpt_000000000003", "ckpt_000000000004"]
     # Saving the same step again replaces it in place.
     learner.save_checkpoint(str(tmp_path), _state(config, step=4, scale=2.0), {}, config, NETWORK, keep=2)
     restored = learner.restore_checkpoint(str(tmp_path), config, NETWORK, template=_state(config))
@@ -76,6 +78,9 @@ _KILLED_SAVER = textwrap.dedent("""
 """)
 
 
+_TMP = ".orbax-checkpoint-tmp-"  # orbax writes a step here and renames it when final
+
+
 def test_a_save_killed_mid_write_leaves_the_previous_checkpoint_loadable(tmp_path):
     config = learner.cartpole_config()
     size = 8192  # 32 MiB params + 64 MiB Adam moments per save
@@ -88,13 +93,13 @@ def test_a_save_killed_mid_write_leaves_the_previous_checkpoint_loadable(tmp_pat
     try:
         assert process.stdout.readline().strip() == "saving"
         deadline = time.monotonic() + 60
-        while not any(name.startswith(".tmp-ckpt-") for name in os.listdir(tmp_path)):
+        while not any(_TMP in name for name in os.listdir(tmp_path)):
             assert time.monotonic() < deadline and process.poll() is None, "the saver never started writing"
             time.sleep(0.002)
     finally:
         process.send_signal(signal.SIGKILL)
         process.wait()
-    leftovers = [name for name in os.listdir(tmp_path) if name.startswith(".tmp-ckpt-")]
+    leftovers = [name for name in os.listdir(tmp_path) if _TMP in name]
     assert leftovers, "the kill should have interrupted a save (temporary directory left behind)"
 
     latest = learner.restore_checkpoint(str(tmp_path), config, {"kind": "big"}, template=good)
@@ -104,7 +109,7 @@ def test_a_save_killed_mid_write_leaves_the_previous_checkpoint_loadable(tmp_pat
     assert int(previous.state.step) == 5
     # The next save clears the debris.
     learner.save_checkpoint(str(tmp_path), good, {}, config, {"kind": "big"}, keep=1000)
-    assert not [name for name in os.listdir(tmp_path) if name.startswith(".tmp-ckpt-")]
+    assert not [name for name in os.listdir(tmp_path) if _TMP in name]
 
 
 def test_mismatched_config_is_refused_naming_the_field(tmp_path):
@@ -134,3 +139,66 @@ def test_missing_checkpoint_is_a_clear_error(tmp_path):
     with pytest.raises(FileNotFoundError, match="no complete checkpoint"):
         learner.restore_checkpoint(str(tmp_path), learner.cartpole_config(), NETWORK,
                                    template=_state(learner.cartpole_config()))
+
+
+def test_async_saves_return_before_they_are_final_and_keep_the_newest(tmp_path):
+    config = learner.cartpole_config()
+    writer = learner.CheckpointWriter(str(tmp_path), keep=2)
+    try:
+        paths = [writer.save(_state(config, step=step), {"num_updates": step}, config, NETWORK) for step in (1, 2, 3)]
+        writer.wait()
+    finally:
+        writer.close()
+    assert learner.list_checkpoints(str(tmp_path)) == paths[1:]
+    assert learner.checkpoint_metadata(paths[-1])["counters"] == {"num_updates": 3}
+    # Saving a step again (e.g. after skipped updates) replaces it; the copy moved aside is gone once final.
+    writer = learner.CheckpointWriter(str(tmp_path), keep=2)
+    writer.save(_state(config, step=3, scale=3.0), {"num_updates": 3, "num_skipped_updates": 1}, config, NETWORK)
+    writer.close()
+    assert sorted(os.listdir(tmp_path)) == ["ckpt_000000000002", "ckpt_000000000003"]
+    np.testing.assert_array_equal(learner.load_params(str(tmp_path))["head"]["w"], -3.0 * np.ones((8, 3)))
+
+
+def _write_layout_v1(directory, step=3):
+    """A checkpoint as vtrax wrote it before orbax: ckpt-<step>/{arrays.npz, meta.json}."""
+    path = directory / f"ckpt-{step:012d}"
+    path.mkdir(parents=True)
+    np.savez(path / "arrays.npz", a0=np.zeros(2, np.float32))
+    (path / "meta.json").write_text(json.dumps({"format_version": 1, "step": step, "leaves": []}))
+    return path
+
+
+def test_a_checkpoint_of_the_older_layout_is_refused_in_one_sentence(tmp_path):
+    old = _write_layout_v1(tmp_path / "checkpoints")
+    config = learner.cartpole_config()
+    calls = [lambda: learner.latest_checkpoint(str(tmp_path / "checkpoints")),
+             lambda: learner.restore_checkpoint(str(tmp_path / "checkpoints"), config, NETWORK, template=_state(config)),
+             lambda: learner.restore_checkpoint(str(old), config, NETWORK, template=_state(config)),
+             lambda: learner.load_params(str(tmp_path / "checkpoints")),
+             lambda: learner.checkpoint_metadata(str(old)),
+             lambda: learner.save_checkpoint(str(tmp_path / "checkpoints"), _state(config), {}, config, NETWORK, keep=1)]
+    for call in calls:
+        with pytest.raises(learner.CheckpointMismatchError) as info:
+            call()
+        message = str(info.value)
+        assert f"checkpoint {old} was written by an older vtrax (checkpoint layout v1); start a new run" in message
+        assert message.endswith("to resume or evaluate it") and "\n" not in message
+
+
+def test_the_learner_imports_and_trains_without_orbax():
+    hide_orbax = textwrap.dedent("""
+        import sys
+        sys.modules["orbax"] = None  # as on a machine where orbax-checkpoint is not installed
+        import numpy as np
+        from vtrax import learner
+        config = learner.cartpole_config(batch_size=2, unroll_length=3)
+        network = learner.make_network("mlp", 2, hidden_sizes=(8,))
+        batches = iter([learner.synthetic_batch(config, network, (4,), seed=0)] * 2)
+        agent = learner.Learner(config, network, batches, lambda version, params: None, num_devices=1)
+        agent.run(max_updates=2)
+        assert "orbax.checkpoint" not in sys.modules
+        print("trained", agent.version)
+    """)
+    result = subprocess.run([sys.executable, "-c", hide_orbax], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip() == "trained 2"

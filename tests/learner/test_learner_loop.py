@@ -137,11 +137,11 @@ def test_save_and_restore_resume_the_run(tmp_path):
     config = _config()
     agent = _learner(config, Recorder(), _batches(config, _network()), num_devices=1, logdir=str(tmp_path))
     agent.run(max_updates=3)  # saves on exit
-    assert os.path.basename(learner.latest_checkpoint(str(tmp_path / "checkpoints"))) == "ckpt-000000000003"
+    assert os.path.basename(learner.latest_checkpoint(str(tmp_path / "checkpoints"))) == "ckpt_000000000003"
     recorder = Recorder()
     resumed = _learner(config, recorder, _batches(config, _network()), num_devices=1, logdir=str(tmp_path))
     path = resumed.restore()
-    assert path.endswith("ckpt-000000000003")
+    assert path.endswith("ckpt_000000000003")
     assert (resumed.version, resumed.num_frames) == (3, 3 * 40)
     assert [version for version, _ in recorder.published] == [0, 3]
     for a, b in zip(jax.tree_util.tree_leaves(agent.params()), jax.tree_util.tree_leaves(resumed.params())):
@@ -157,9 +157,10 @@ def test_periodic_checkpoints_follow_checkpoint_period_s(tmp_path):
     config = _config(checkpoint_period_s=1e-6, keep_checkpoints=2)
     agent = _learner(config, Recorder(), _batches(config, _network()), num_devices=1, logdir=str(tmp_path))
     for _ in range(3):
-        agent.step()
+        agent.step()  # each starts an async save; the next save waits for the one before
+    agent.wait_until_saved()
     names = [os.path.basename(p) for p in learner.list_checkpoints(str(tmp_path / "checkpoints"))]
-    assert names == ["ckpt-000000000002", "ckpt-000000000003"]
+    assert names == ["ckpt_000000000002", "ckpt_000000000003"]
 
 
 def test_a_recurrent_agent_trains_from_the_stored_core_state():
