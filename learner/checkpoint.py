@@ -26,7 +26,7 @@ only by a process that saves or loads a checkpoint: orbax is imported inside
 the functions, so `import vtrax.learner` (and `vtrax bench learner` on a GPU
 machine with another Python and JAX) works without orbax installed.
 
-Layout v1 (`ckpt-<step>/{arrays.npz, meta.json}`, vtrax 0.1.0 up to git dd8c2b1) is
+Layout v1 (`ckpt-<step>/{arrays.npz, meta.json}`, vtrax 0.1.0 up to git a4db8ed) is
 refused with one sentence (`CheckpointMismatchError`).
 """
 
@@ -334,7 +334,7 @@ def _refuse_v1(path: str) -> None:
     if old is not None:
         raise CheckpointMismatchError(
             f"checkpoint {old} was written by an older vtrax (checkpoint layout v1); start a new run or use "
-            f"vtrax 0.1.0 at git dd8c2b1 or earlier to resume or evaluate it")
+            f"vtrax 0.1.0 at git a4db8ed or earlier to resume or evaluate it")
 
 
 def _remove_replaced(directory: str) -> None:
