@@ -139,8 +139,9 @@ def test_address_joins_an_existing_cluster_uses_its_cpus_and_leaves_it_running(t
                               "--include-dashboard=false"], capture_output=True, text=True, timeout=120)
     assert started.returncode == 0, started.stdout + started.stderr
     try:
-        result = _train("--address", f"127.0.0.1:{port}", "--max-seconds", "45", "--stop-at-target", "false",
-                        "--logdir", str(tmp_path), "--report-period-s", "0.5")
+        result = _train("--address", f"127.0.0.1:{port}", "--max-env-frames", "60000", "--max-seconds", "300",
+                        "--stop-at-target", "false",
+                        "--logdir", str(tmp_path), "--report-period-s", "0.5", timeout=400)
         assert result.returncode == 0, result.stdout + result.stderr
         (run_dir,) = tmp_path.glob("CartPole-v1-*")
         summary = json.loads((run_dir / "summary.json").read_text())
@@ -179,16 +180,15 @@ def test_bad_input_fails_fast_with_one_sentence_and_no_processes(tmp_path, flags
 
 def test_local_launcher_learns_in_one_process_with_no_ray(tmp_path):
     """The same roles as threads of one process: no Ray process, no replay server process, a learning run."""
-    before = _ray_processes()
-    flags = ("--launcher", "local", "--num-actors", "1", "--max-seconds", "60")
+    flags = ("--launcher", "local", "--num-actors", "1", "--max-env-frames", "250000", "--max-seconds", "400")
     with _training(tmp_path, *flags) as (child, run_dir):
         _wait_for(lambda: (p := _progress(run_dir)) and p["learner_updates"] > 0, 120, "learner updates")
-        assert _ray_processes() - before == set(), "the local launcher started Ray or a replay server process"
-        assert not psutil.Process(child.pid).children(recursive=True), "the local launcher started child processes"
-        output, _ = child.communicate(timeout=180)
+        children = psutil.Process(child.pid).children(recursive=True)
+        assert not children, f"the local launcher started processes (Ray, a replay server): {children}"
+        output, _ = child.communicate(timeout=420)
     assert child.returncode == 0, output
     summary = json.loads((run_dir / "summary.json").read_text())
-    assert summary["stopped_because"] in ("target_return", "max_seconds")
+    assert summary["stopped_because"] in ("target_return", "max_env_frames")
     assert summary["best_episode_return_mean_last100"] > 2 * RANDOM_CARTPOLE_RETURN
     assert summary["final_checkpoint"] and Path(summary["final_checkpoint"]).is_dir()
     final = _progress(run_dir)
