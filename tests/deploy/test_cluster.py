@@ -42,7 +42,24 @@ def _shell_commands(config):
         for line in config.get(key) or []:
             for part in re.split(r";|&&", line):
                 if part.strip():
-                    yield key, shlex.split(part.strip())
+                    yield key, _without_env_assignments(shlex.split(part.strip()))
+
+
+def _without_env_assignments(argv):
+    """`RAY_AUTH_MODE=token ray start ...` -> `ray start ...`."""
+    while argv and re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*=\S*", argv[0]):
+        argv = argv[1:]
+    return argv
+
+
+def _start_lines(path):
+    """The `ray start` flags of the head and the worker: ({flag: value}, {flag: value})."""
+    starts = {"head_start_ray_commands": [], "worker_start_ray_commands": []}
+    for key, argv in _shell_commands(_load(path)):
+        if argv[:2] == ["ray", "start"]:
+            starts[key].append(ray_start.make_context("ray start", argv[2:]).params)
+    (head,), (worker,) = starts["head_start_ray_commands"], starts["worker_start_ray_commands"]
+    return head, worker
 
 
 def test_there_is_a_cloud_file_and_a_local_file():
@@ -78,16 +95,38 @@ def test_local_file_runs_the_cpu_head_and_gpu_workers():
 
 @pytest.mark.parametrize("path", CLUSTER_FILES, ids=lambda path: path.name)
 def test_ray_start_lines_parse_with_rays_cli(path):
-    starts = {"head_start_ray_commands": [], "worker_start_ray_commands": []}
-    for key, argv in _shell_commands(_load(path)):
-        if argv[:2] == ["ray", "start"]:
-            context = ray_start.make_context("ray start", argv[2:])
-            starts[key].append(context.params)
-    (head,), (worker,) = starts["head_start_ray_commands"], starts["worker_start_ray_commands"]
+    head, worker = _start_lines(path)
     assert head["head"] and head["port"] == 6379 and head["num_cpus"] == 0
     assert head["autoscaling_config"] == "~/ray_bootstrap_config.yaml"
+    assert head["dashboard_host"] == "127.0.0.1", "the dashboard runs jobs: reach it through `ray dashboard`"
     assert not worker["head"] and worker["address"] == "$RAY_HEAD_IP:6379"
-    assert head["metrics_export_port"] == worker["metrics_export_port"] == 8080
+    assert head["metrics_export_port"] == 8080 and head["object_manager_port"] == 8076
+
+
+@pytest.mark.parametrize("path", CLUSTER_FILES, ids=lambda path: path.name)
+def test_every_node_requires_the_token_the_file_mounts(path):
+    config = _load(path)
+    assert config["file_mounts"] == {"~/.ray/auth_token": "~/.ray/auth_token"}
+    for key in ("head_start_ray_commands", "worker_start_ray_commands"):
+        (start,) = [line for line in config[key] if "ray start" in line]
+        assert "RAY_AUTH_MODE=token ray start" in start or "RAY_AUTH_MODE=token RAY_" in start, start
+
+
+def test_the_loopback_file_starts_ray_as_the_local_file_does():
+    """What tests/integration/test_cluster_up.py proves of cluster-loopback.yaml holds for cluster-local.yaml.
+
+    The differences: node addresses on loopback, and the worker's ports that Ray binds on every
+    address moved one up (both nodes share one machine there).
+    """
+    local, loopback = (_start_lines(ROOT / "deploy" / name) for name in ("cluster-local.yaml", "cluster-loopback.yaml"))
+    moved = {"node_ip_address", "object_manager_port", "metrics_export_port", "dashboard_agent_listen_port"}
+    assert loopback[0] == {**local[0], "node_ip_address": "127.0.0.1"}
+    assert {k: v for k, v in loopback[1].items() if k not in moved} == {k: v for k, v in local[1].items() if k not in moved}
+    assert (loopback[1]["object_manager_port"], loopback[1]["metrics_export_port"]) == (8077, 8081)
+    assert (local[1]["object_manager_port"], local[1]["metrics_export_port"]) == (8076, 8080)
+    local_config, loopback_config = (_load(ROOT / "deploy" / name) for name in ("cluster-local.yaml", "cluster-loopback.yaml"))
+    assert [line.split("ray start")[0] for line in loopback_config["head_start_ray_commands"]] == \
+        [line.split("ray start")[0] for line in local_config["head_start_ray_commands"]]
 
 
 @pytest.mark.parametrize("path", CLUSTER_FILES, ids=lambda path: path.name)
@@ -112,6 +151,8 @@ def test_every_vtrax_command_exists_and_parses(path):
 @pytest.mark.parametrize("path", CLUSTER_FILES, ids=lambda path: path.name)
 def test_run_directories_are_mounted_from_a_host_folder_the_node_creates(path):
     config = _load(path)
+    if "docker" not in config:
+        pytest.skip(f"{path.name} runs without containers")
     mounts = [option.split()[1] for option in config["docker"]["run_options"] if option.startswith("-v ")]
     host, container = mounts[0].split(":")
     assert container == "/home/vtrax/runs"
