@@ -63,10 +63,13 @@ class Actor:
                  params_source: ParameterSource, config: ActorConfig, *, first_params_timeout_s: float = 300.0,
                  initial_core_state: dict[str, np.ndarray] | None = None):
         """`initial_core_state` ({name: [E, H]}) makes the actor recurrent: `select_action` then takes
-        `core_state=` and `should_reset=`, and every step stores `core_state/<name>`."""
+        `core_state=`, `should_reset=`, `prev_action=` and `prev_reward=`, and every step stores
+        `core_state/<name>`, `prev_action` and `prev_reward` (what the policy was fed)."""
         self._env, self._select_action, self._adder = env, select_action, adder
         self._core_state = initial_core_state
         self._should_reset = np.zeros(env.num_envs, bool)
+        self._prev_action = np.zeros(env.num_envs, np.int32)  # a_{t-1}, 0 at episode starts
+        self._prev_reward = np.zeros(env.num_envs, np.float32)  # r_{t-1}, 0 at episode starts
         self._params_source, self._config = params_source, config
         self._rng_key = jax.random.PRNGKey(config.seed)
         self._version, params = params_source.wait_first(first_params_timeout_s)
@@ -106,7 +109,8 @@ class Actor:
             choice = self._select_action(self._params, self._observation, self._rng_key, step_index)
         else:
             choice = self._select_action(self._params, self._observation, self._rng_key, step_index,
-                                         core_state=self._core_state, should_reset=self._should_reset)
+                                         core_state=self._core_state, should_reset=self._should_reset,
+                                         prev_action=self._prev_action, prev_reward=self._prev_reward)
         clock = self._tick("inference", clock)
         transition = self._env.step(choice.action)
         clock = self._tick("env", clock)
@@ -122,10 +126,13 @@ class Actor:
         if self._core_state is not None:
             # NOTE: the state this step acted from; the learner unrolls each item from its first one.
             step.update({CORE_STATE_PREFIX + name: value for name, value in choice.core_state.items()})
+            step.update(prev_action=self._prev_action, prev_reward=self._prev_reward)
             self._core_state = choice.next_core_state
             # An invalid step (autoreset or crash) returns a new episode's first observation,
             # after a termination and a truncation alike (see vector_env's timeline).
             self._should_reset = ~transition.valid
+            self._prev_action = np.where(transition.valid, choice.action, 0).astype(np.int32)
+            self._prev_reward = np.where(transition.valid, transition.reward, 0.0).astype(np.float32)
         self._adder.append(step)
         self._tick("adder", clock)
         self._observation = transition.observation

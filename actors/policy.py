@@ -57,11 +57,14 @@ def make_select_action(apply_fn: ApplyFn, *, greedy: bool = False) -> Callable[.
 def make_recurrent_select_action(unroll_fn: Callable[..., Any], initial_state_fn: Callable[[int], Any], *,
                                  greedy: bool = False) -> Callable[..., ActionChoice]:
     """A jitted recurrent `select_action(params, observation [E, ...], rng_key, step, *, core_state,
-    should_reset [E]) -> ActionChoice` with `core_state` and `next_core_state` set.
+    should_reset [E], prev_action [E], prev_reward [E]) -> ActionChoice` with `core_state` and
+    `next_core_state` set.
 
     Where `should_reset` is set (the env's previous step ended an episode) the env
     acts from the initial state, as the learner's unroll resets it there; the
-    state acted from is returned so the trajectory can store it.
+    state acted from is returned so the trajectory can store it. `prev_action`
+    (int) and `prev_reward` are a_{t-1} and r_{t-1}, which the caller zeroes at
+    episode starts and stores as given (networks without those inputs ignore them).
 
     Args:
       unroll_fn: `unroll(params, observation [T, E, ...], should_reset [T, E], core_state)
@@ -71,12 +74,13 @@ def make_recurrent_select_action(unroll_fn: Callable[..., Any], initial_state_fn
     """
 
     @jax.jit
-    def select(params, observation, core_state, should_reset, rng_key, step):
+    def select(params, observation, core_state, should_reset, prev_action, prev_reward, rng_key, step):
         initial = initial_state_fn(observation.shape[0])
         state_in = jax.tree_util.tree_map(
             lambda first, current: jnp.where(should_reset[:, None], first, current), initial, core_state)
         no_reset = jnp.zeros((1, observation.shape[0]), bool)  # [1, E]: the reset is already in state_in
-        (logits, _), next_state = unroll_fn(params, observation[None], no_reset, state_in)
+        (logits, _), next_state = unroll_fn(params, observation[None], no_reset, state_in, prev_action[None],
+                                            prev_reward[None])
         logits = logits[0]  # [E, A]
         if greedy:
             action = jnp.argmax(logits, axis=-1)
@@ -85,9 +89,11 @@ def make_recurrent_select_action(unroll_fn: Callable[..., Any], initial_state_fn
         return action.astype(jnp.int32), logits.astype(jnp.float32), state_in, next_state
 
     def select_action(params: Any, observation: np.ndarray, rng_key: jax.Array, step: int, *,
-                      core_state: Any, should_reset: np.ndarray) -> ActionChoice:
-        action, logits, state_in, next_state = select(params, observation, core_state, should_reset, rng_key,
-                                                      np.int32(step))
+                      core_state: Any, should_reset: np.ndarray, prev_action: np.ndarray,
+                      prev_reward: np.ndarray) -> ActionChoice:
+        action, logits, state_in, next_state = select(params, observation, core_state, should_reset,
+                                                      np.asarray(prev_action, np.int32),
+                                                      np.asarray(prev_reward, np.float32), rng_key, np.int32(step))
         action, logits, state_in = jax.device_get((action, logits, state_in))
         return ActionChoice(action, logits, state_in, next_state)
 

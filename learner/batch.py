@@ -13,6 +13,8 @@ A batch is a dict of numpy arrays shaped `[num_devices, batch_size // num_device
     param_version     [D, B/D, T+1]               int32
     core_state/hidden [D, B/D, T+1, H]            float32 (recurrent agents only;
     core_state/cell   [D, B/D, T+1, H]             the learner reads step 0)
+    prev_action       [D, B/D, T+1]               int32, a_{t-1} (recurrent agents; 0 at episode starts)
+    prev_reward       [D, B/D, T+1]               float32, r_{t-1} (recurrent agents; 0 at episode starts)
 """
 
 from __future__ import annotations
@@ -22,13 +24,14 @@ from typing import Any, Mapping
 import numpy as np
 
 from vtrax.learner.config import LearnerConfig
-from vtrax.learner.loss import BATCH_KEYS, CORE_STATE_PREFIX
+from vtrax.learner.loss import BATCH_KEYS, CORE_STATE_PREFIX, RECURRENT_INPUT_KEYS
 from vtrax.learner.network import AgentNetwork
 
 
 def select_batch_keys(batch: Mapping[str, Any], network: AgentNetwork) -> dict[str, Any]:
     """Only the keys the update reads, so nothing else is copied to the devices."""
-    keys = BATCH_KEYS + tuple(k for k in batch if network.is_recurrent and k.startswith(CORE_STATE_PREFIX))
+    keys = BATCH_KEYS + tuple(k for k in batch if network.is_recurrent and (
+        k.startswith(CORE_STATE_PREFIX) or k in RECURRENT_INPUT_KEYS))
     return {key: batch[key] for key in keys}
 
 
@@ -38,6 +41,8 @@ def check_batch(batch: Mapping[str, Any], config: LearnerConfig, network: AgentN
     missing = [key for key in BATCH_KEYS if key not in batch]
     if network.is_recurrent and not any(key.startswith(CORE_STATE_PREFIX) for key in batch):
         missing.append(f"{CORE_STATE_PREFIX}*")
+    if network.description.get("prev_action_reward"):
+        missing += [key for key in RECURRENT_INPUT_KEYS if key not in batch]
     if missing:
         raise ValueError(f"batch is missing {missing} (it has {sorted(batch)}); the replay dataset must "
                          f"provide every field of the trajectory item")
@@ -91,4 +96,7 @@ def synthetic_batch(config: LearnerConfig, network: AgentNetwork, observation_sh
     if network.is_recurrent:
         batch["core_state/hidden"] = np.zeros(lead + (core_size,), np.float32)
         batch["core_state/cell"] = np.zeros(lead + (core_size,), np.float32)
+        starts = np.concatenate([np.ones(lead[:2] + (1,), bool), ~batch["valid"][..., :-1]], axis=-1)
+        batch["prev_action"] = np.where(starts, 0, np.roll(batch["action"], 1, axis=-1)).astype(np.int32)
+        batch["prev_reward"] = np.where(starts, 0.0, np.roll(batch["reward"], 1, axis=-1)).astype(np.float32)
     return batch

@@ -31,7 +31,10 @@ Episode boundaries follow gymnasium's next-step autoreset (`actors.vector_env`):
 - A recurrent core is reset on every episode's first observation, which is the
   one after an invalid step whether the episode terminated or was truncated:
   should_reset[t + 1] = ~valid_t, and should_reset[0] = False because the
-  stored core state already belongs to step 0.
+  stored core state already belongs to step 0. Its other inputs, the previous
+  action and reward, are the stored `prev_action`/`prev_reward` of every step
+  (what the actor fed, 0 on an episode's first step), not rebuilt from the
+  item: step 0's a_{-1} lies outside it.
 
 Total loss = pg_loss + baseline_cost * 0.5 * errors**2 + entropy_cost * entropy_loss,
 each summed over valid steps and divided by B * T ('mean'), or summed ('sum', as
@@ -54,6 +57,7 @@ Batch = Mapping[str, jax.Array]
 
 BATCH_KEYS = ("observation", "action", "reward", "discount", "valid", "behaviour_logits", "param_version")
 CORE_STATE_PREFIX = "core_state/"
+RECURRENT_INPUT_KEYS = ("prev_action", "prev_reward")
 VALID_STEP_MEANS = ("entropy", "rho_mean", "rho_clipped_fraction", "value_mean")
 
 
@@ -109,7 +113,10 @@ def network_outputs(network: AgentNetwork, params: Any, batch: Batch) -> tuple[j
         return network.apply(params, observation)
     time_major = jnp.swapaxes(observation, 0, 1)  # [T+1, B, ...]
     should_reset = should_reset_from_valid(batch["valid"])  # [T+1, B]
-    logits, values = network.apply(params, time_major, should_reset, core_state_from_batch(batch))
+    prev_action, prev_reward = (jnp.swapaxes(batch[key], 0, 1) if key in batch else None  # [T+1, B]
+                                for key in RECURRENT_INPUT_KEYS)
+    logits, values = network.apply(params, time_major, should_reset, core_state_from_batch(batch),
+                                   prev_action, prev_reward)
     return jnp.swapaxes(logits, 0, 1), jnp.swapaxes(values, 0, 1)  # [B, T+1, A], [B, T+1]
 
 

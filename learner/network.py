@@ -9,6 +9,11 @@ The recurrent core state travels as a dict of arrays, `{"hidden": [B, H],
 For actors, `network.apply(params, obs[None])` on `[1, B, ...]` gives one
 step's logits and values (jit it); recurrent actors use `unroll` to also get
 the next core state.
+
+Recurrent networks built with `prev_action_reward` (always for 'mlp' with
+`use_lstm`) also read the previous action a_{t-1} (one-hot) and reward r_{t-1},
+`prev_action` int [T, B] and `prev_reward` float [T, B], zeros at an episode's
+first step; actors store exactly what they fed, and the learner feeds it back.
 """
 
 from __future__ import annotations
@@ -29,7 +34,8 @@ class AgentNetwork(NamedTuple):
     Attributes:
       init: `init(rng, observation [T, B, ...]) -> params`.
       apply: `apply(params, observation [T, B, ...], should_reset [T, B] = None,
-        core_state = None) -> (logits [T, B, A], value [T, B])`.
+        core_state = None, prev_action [T, B] = None, prev_reward [T, B] = None)
+        -> (logits [T, B, A], value [T, B])`.
       unroll: like `apply` but returns `((logits, value), final_core_state)`
         (the final state is None for feed-forward networks).
       initial_state: `initial_state(batch_size) -> core_state` (None if feed-forward).
@@ -50,7 +56,7 @@ class AgentNetwork(NamedTuple):
 
 
 def make_network(kind: str, num_actions: int, *, hidden_sizes: Sequence[int] = (64, 64), use_lstm: bool = False,
-                 lstm_size: int = 256, shared_torso: bool = False) -> AgentNetwork:
+                 lstm_size: int = 256, shared_torso: bool = False, prev_action_reward: bool = False) -> AgentNetwork:
     """An `AgentNetwork` of the given kind.
 
     Args:
@@ -58,8 +64,10 @@ def make_network(kind: str, num_actions: int, *, hidden_sizes: Sequence[int] = (
         'impala_shallow' (IMPALA's Atari torsos; uint8 frames are scaled to [0, 1]).
       num_actions: number of discrete actions A.
       hidden_sizes: MLP layer widths ('mlp' only).
-      use_lstm: add an LSTM core (IMPALA kinds only).
+      use_lstm: add an LSTM core after the torso.
       lstm_size: LSTM width when `use_lstm`.
+      prev_action_reward: the LSTM also reads one_hot(a_{t-1}) and r_{t-1}
+        (IMPALA kinds with `use_lstm`; 'mlp' with `use_lstm` always does).
       shared_torso: 'mlp' only. False (default): separate policy and value
         MLPs (`policy/~/linear_i`, `value/~/linear_i`); True: one torso with
         two heads (`nets.PolicyValueMLP`), about 0.6x the update time. On
@@ -72,10 +80,18 @@ def make_network(kind: str, num_actions: int, *, hidden_sizes: Sequence[int] = (
         raise ValueError(f"network kind must be one of {NETWORK_KINDS}, got {kind!r}")
     if not isinstance(num_actions, int) or num_actions < 1:
         raise ValueError(f"num_actions must be an int >= 1, got {num_actions!r}")
-    if kind == "mlp" and use_lstm:
-        raise ValueError("use_lstm is only available for the IMPALA kinds ('impala_deep', 'impala_shallow'); "
-                         "use kind='mlp' with use_lstm=False")
+    if prev_action_reward and not use_lstm:
+        raise ValueError("prev_action_reward feeds the previous action and reward to an LSTM core; pass "
+                         "use_lstm=True too, or drop prev_action_reward")
+    if kind == "mlp" and shared_torso and use_lstm:
+        raise ValueError("shared_torso is a feed-forward 'mlp' option (the LSTM net always shares its torso); "
+                         "drop shared_torso or use_lstm")
     description = {"kind": kind, "num_actions": num_actions, "use_lstm": bool(use_lstm)}
+    if kind == "mlp" and use_lstm:
+        description.update(hidden_sizes=[int(size) for size in hidden_sizes], lstm_size=int(lstm_size),
+                           prev_action_reward=True)
+        return _recurrent(lambda: nets.RecurrentMLPNet(num_actions, hidden_sizes=tuple(hidden_sizes),
+                                                       lstm_size=lstm_size), kind, num_actions, description)
     if kind == "mlp":
         description.update(hidden_sizes=[int(size) for size in hidden_sizes], shared_torso=bool(shared_torso))
         if shared_torso:
@@ -85,8 +101,9 @@ def make_network(kind: str, num_actions: int, *, hidden_sizes: Sequence[int] = (
     torso = kind.split("_", 1)[1]
     if not use_lstm:
         return _feed_forward(lambda: nets.ImpalaNet(num_actions, torso=torso), kind, num_actions, description)
-    description["lstm_size"] = int(lstm_size)
-    return _recurrent(lambda: nets.ImpalaNet(num_actions, torso=torso, use_lstm=True, lstm_size=lstm_size),
+    description.update(lstm_size=int(lstm_size), prev_action_reward=bool(prev_action_reward))
+    return _recurrent(lambda: nets.ImpalaNet(num_actions, torso=torso, use_lstm=True, lstm_size=lstm_size,
+                                             prev_action_reward=prev_action_reward),
                       kind, num_actions, description)
 
 
@@ -108,11 +125,13 @@ def _feed_forward(module: Callable[[], Any], kind: str, num_actions: int, descri
     def init(rng: jax.Array, observation: Any) -> Any:
         return transformed.init(rng, observation)
 
-    def apply(params: Any, observation: Any, should_reset: Any = None, core_state: Any = None) -> Any:
-        del should_reset, core_state  # nothing to reset without a core
+    def apply(params: Any, observation: Any, should_reset: Any = None, core_state: Any = None,
+              prev_action: Any = None, prev_reward: Any = None) -> Any:
+        del should_reset, core_state, prev_action, prev_reward  # a feed-forward net reads only the observation
         return transformed.apply(params, None, observation)
 
-    def unroll(params: Any, observation: Any, should_reset: Any = None, core_state: Any = None) -> Any:
+    def unroll(params: Any, observation: Any, should_reset: Any = None, core_state: Any = None,
+               prev_action: Any = None, prev_reward: Any = None) -> Any:
         return apply(params, observation), None
 
     return AgentNetwork(init=init, apply=apply, unroll=unroll, initial_state=lambda batch_size: None,
@@ -120,10 +139,11 @@ def _feed_forward(module: Callable[[], Any], kind: str, num_actions: int, descri
 
 
 def _recurrent(module: Callable[[], Any], kind: str, num_actions: int, description: dict) -> AgentNetwork:
-    def forward(observation, should_reset, core_state):
+    def forward(observation, should_reset, core_state, prev_action, prev_reward):
         net = module()
         state = net.initial_state(observation.shape[1]) if core_state is None else _to_core(core_state)
-        outputs, final_state = net.unroll(observation, should_reset, state)
+        outputs, final_state = net.unroll(observation, should_reset, state, prev_action=prev_action,
+                                          prev_reward=prev_reward)
         return outputs, _from_core(final_state)
 
     transformed = nets.transform(forward)
@@ -133,14 +153,18 @@ def _recurrent(module: Callable[[], Any], kind: str, num_actions: int, descripti
         return jnp.zeros(jnp.shape(observation)[:2], bool)
 
     def init(rng: jax.Array, observation: Any) -> Any:
-        return transformed.init(rng, observation, no_resets(observation), None)
+        time_batch = jnp.shape(observation)[:2]
+        return transformed.init(rng, observation, no_resets(observation), None, jnp.zeros(time_batch, jnp.int32),
+                                jnp.zeros(time_batch, jnp.float32))
 
-    def unroll(params: Any, observation: Any, should_reset: Any = None, core_state: Any = None) -> Any:
+    def unroll(params: Any, observation: Any, should_reset: Any = None, core_state: Any = None,
+               prev_action: Any = None, prev_reward: Any = None) -> Any:
         should_reset = no_resets(observation) if should_reset is None else should_reset
-        return transformed.apply(params, None, observation, should_reset, core_state)
+        return transformed.apply(params, None, observation, should_reset, core_state, prev_action, prev_reward)
 
-    def apply(params: Any, observation: Any, should_reset: Any = None, core_state: Any = None) -> Any:
-        return unroll(params, observation, should_reset, core_state)[0]
+    def apply(params: Any, observation: Any, should_reset: Any = None, core_state: Any = None,
+              prev_action: Any = None, prev_reward: Any = None) -> Any:
+        return unroll(params, observation, should_reset, core_state, prev_action, prev_reward)[0]
 
     return AgentNetwork(init=init, apply=apply, unroll=unroll,
                         initial_state=lambda batch_size: initial.apply({}, None, batch_size),

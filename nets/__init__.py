@@ -6,7 +6,7 @@ the class and function names, constructor arguments and parameter trees
 """
 
 from vtrax.nets import errors, initializers
-from vtrax.nets.agents import ImpalaDeepTorso, ImpalaNet, ImpalaShallowTorso, PolicyValueMLP
+from vtrax.nets.agents import ImpalaDeepTorso, ImpalaNet, ImpalaShallowTorso, PolicyValueMLP, RecurrentMLPNet
 from vtrax.nets.base import current_name, get_parameter, get_state, running_init, set_state
 from vtrax.nets.basic import BatchApply, Flatten, Sequential, dropout, one_hot
 from vtrax.nets.conv import Conv2D
@@ -35,7 +35,7 @@ __all__ = [
     # recurrent
     "RNNCore", "LSTM", "LSTMState", "GRU", "ResetCore", "dynamic_unroll", "static_unroll",
     # agent networks
-    "PolicyValueMLP", "ImpalaDeepTorso", "ImpalaShallowTorso", "ImpalaNet", "ResidualBlock",
+    "PolicyValueMLP", "RecurrentMLPNet", "ImpalaDeepTorso", "ImpalaShallowTorso", "ImpalaNet", "ResidualBlock",
     # submodules and errors
     "initializers", "errors", "ModuleOutsideTransformError", "MissingRNGError", "InvalidRNGKeyError",
     "ParameterShapeError", "MissingParameterError", "MissingStateError", "UnsupportedStateError",

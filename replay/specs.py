@@ -65,12 +65,16 @@ def impala_step_spec(observation_shape, observation_dtype, num_actions: int,
       observation_dtype: observation dtype, e.g. `np.float32` or `np.uint8`.
       num_actions: number of discrete actions A (the logits' last dimension).
       core_state_shapes: recurrent agents only: `{name: shape}` of the core
-        state at each step, stored as float32 fields `core_state/<name>`.
+        state at each step, stored as float32 fields `core_state/<name>`; the
+        step then also holds the core's other inputs, `prev_action` int32 []
+        (a_{t-1}) and `prev_reward` float32 [] (r_{t-1}), 0 at an episode's
+        first step (the one after an invalid step).
 
     Returns:
       `{field name: FieldSpec}` with `observation`, `action` int32 [],
       `reward` float32 [], `discount` float32 [], `valid` bool [], `behaviour_logits`
-      float32 [A], `param_version` int32 [] and the `core_state/<name>` fields.
+      float32 [A], `param_version` int32 [] and, for recurrent agents, the
+      `core_state/<name>`, `prev_action` and `prev_reward` fields.
 
     Raises:
       ValueError: if num_actions < 1 or a core state name is empty.
@@ -90,6 +94,8 @@ def impala_step_spec(observation_shape, observation_dtype, num_actions: int,
         if not name:
             raise ValueError(f"core state names must be non-empty, got {sorted(core_state_shapes)}")
         spec[CORE_STATE_PREFIX + name] = field_spec(shape, np.float32)
+    if core_state_shapes:
+        spec.update(prev_action=field_spec((), np.int32), prev_reward=field_spec((), np.float32))
     return spec
 
 

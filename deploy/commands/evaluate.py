@@ -43,8 +43,10 @@ def evaluate(run_dir: Path, *, episodes: int, greedy: bool, seed: int, video: st
     for episode in range(episodes):
         observation, _ = env.reset(seed=seed + episode)
         total, done, step = 0.0, False, 0
-        # A fresh core state per episode, carried from step to step (empty for feed-forward networks).
-        recurrent = ({"core_state": network.initial_state(1), "should_reset": np.zeros(1, bool)}
+        # A fresh core state and zero previous action/reward per episode, carried from step to step
+        # (empty for feed-forward networks).
+        recurrent = ({"core_state": network.initial_state(1), "should_reset": np.zeros(1, bool),
+                      "prev_action": np.zeros(1, np.int32), "prev_reward": np.zeros(1, np.float32)}
                      if network.is_recurrent else {})
         while not done:
             if video and episode == 0:
@@ -54,6 +56,8 @@ def evaluate(run_dir: Path, *, episodes: int, greedy: bool, seed: int, video: st
                 recurrent["core_state"] = choice.next_core_state
             action = choice.action[0]
             observation, reward, terminated, truncated, _ = env.step(int(action))
+            if recurrent:
+                recurrent.update(prev_action=np.full(1, action, np.int32), prev_reward=np.full(1, reward, np.float32))
             total, done, step = total + float(reward), terminated or truncated, step + 1
         returns.append(total)
     env.close()

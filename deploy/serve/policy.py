@@ -61,7 +61,8 @@ def network_from_description(description: dict[str, Any]):
     network = make_network(description["kind"], int(description["num_actions"]), **options)
     if network.is_recurrent:
         raise ServeSetupError("this checkpoint's network is recurrent (use_lstm); `vtrax serve` answers "
-                              "stateless Act calls and serves feed-forward networks only")
+                              "stateless Act calls and serves feed-forward networks only; serve a run trained "
+                              "without --use-lstm, or play this one with `vtrax eval RUN_DIR`")
     if json.loads(json.dumps(network.description)) != description:
         raise ServeSetupError(f"the checkpoint's network {description!r} cannot be rebuilt by this vtrax "
                               f"(got {network.description!r}); serve it with the vtrax version that wrote it")

@@ -84,10 +84,11 @@ def test_recurrent_select_action_resets_only_where_an_episode_starts():
     observation = np.random.default_rng(0).integers(0, 255, (2, 84, 84, 4), dtype=np.uint8)
     params = network.init(jax.random.PRNGKey(0), observation[None])
     select = make_recurrent_select_action(network.unroll, network.initial_state)
+    no_inputs = {"prev_action": np.zeros(2, np.int32), "prev_reward": np.zeros(2, np.float32)}
     first = select(params, observation, jax.random.PRNGKey(1), 0, core_state=network.initial_state(2),
-                   should_reset=np.zeros(2, bool))
+                   should_reset=np.zeros(2, bool), **no_inputs)
     second = select(params, observation, jax.random.PRNGKey(1), 1, core_state=first.next_core_state,
-                    should_reset=np.array([True, False]))
+                    should_reset=np.array([True, False]), **no_inputs)
     np.testing.assert_array_equal(second.core_state["hidden"][0], np.zeros(8))  # env 0 starts afresh
     np.testing.assert_allclose(second.core_state["hidden"][1], np.asarray(first.next_core_state["hidden"][1]))
     assert np.abs(second.core_state["hidden"][1]).sum() > 0

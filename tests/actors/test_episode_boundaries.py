@@ -140,3 +140,25 @@ def test_recurrent_actor_and_learner_reset_the_core_at_the_same_episode_starts(e
     np.testing.assert_array_equal(batch["valid"], [[True, True, True, False, True]] * 2)  # steps 0..4
     logits, _ = network_outputs(network, params, batch)  # [B, T+1, A]
     np.testing.assert_allclose(logits, batch["behaviour_logits"], rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("end, backend", CASES)
+def test_mlp_lstm_actor_stores_the_previous_action_and_reward_the_learner_feeds_back(end, backend):
+    """MLP torso + LSTM reading (a_{t-1}, r_{t-1}): zero at episode starts, carried across item starts, and
+    the learner's unroll of the stored inputs reproduces the actor's logits."""
+    network, params, _, items = run_recurrent_actor(
+        _env_id(end, backend), num_envs=2, unroll=2, num_actions=2, num_items=2, kind="mlp",
+        observation=((LENGTH + 1,), np.float32), prev_action_reward=True)
+    first, second = items  # steps 0..2 and 2..4 of each env: valid T T T F T
+    np.testing.assert_array_equal(second["valid"], [[True, False, True]] * 2)
+    np.testing.assert_array_equal(first["prev_reward"], [[0.0, 1.0, 1.0]] * 2)  # step 0 starts the episode
+    np.testing.assert_array_equal(second["prev_reward"], [[1.0, 1.0, 0.0]] * 2)  # step 4 starts the next one
+    np.testing.assert_array_equal(first["prev_action"][:, 1:], first["action"][:, :-1])
+    np.testing.assert_array_equal(second["prev_action"][:, 0], first["action"][:, 1])  # from outside the item
+    np.testing.assert_array_equal(second["prev_action"][:, 2], 0)
+    for batch in items:
+        logits, _ = network_outputs(network, params, batch)  # [B, T+1, A]
+        np.testing.assert_allclose(logits, batch["behaviour_logits"], rtol=1e-4, atol=1e-4)
+    rebuilt_without_step_0 = dict(second, prev_reward=np.where(np.arange(3) == 0, 0.0, second["prev_reward"]))
+    logits, _ = network_outputs(network, params, rebuilt_without_step_0)
+    assert not np.allclose(logits[:, 0], second["behaviour_logits"][:, 0], atol=1e-4)

@@ -311,3 +311,13 @@ def test_metric_streams_are_capped_so_act_keeps_threads(tmp_path):
         assert caught.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED and "--workers" in caught.value.details()
         assert client.act(_observations(1)).checkpoint_step == 1
         first.close()
+
+
+@pytest.mark.parametrize("kind, options", [("mlp", dict(hidden_sizes=(8,), lstm_size=4)),
+                                           ("impala_shallow", dict(lstm_size=4, prev_action_reward=True))])
+def test_recurrent_lstm_checkpoints_are_refused_naming_what_serves(kind, options):
+    from vtrax.deploy.serve.policy import network_from_description
+
+    description = make_network(kind, 2, use_lstm=True, **options).description
+    with pytest.raises(ServeSetupError, match="serve a run trained without --use-lstm, or play this one with"):
+        network_from_description(json.loads(json.dumps(description)))

@@ -1,5 +1,6 @@
 """The driver's bookkeeping of actor stats: restarts, per-stage time, the display block."""
 
+import dataclasses
 from pathlib import Path
 
 from vtrax.deploy.config import preset
@@ -50,19 +51,38 @@ def test_display_block_shows_actor_stages_and_episode_length():
 
 
 def test_lstm_config_validates_and_shapes_the_stored_core_state():
-    import dataclasses
-
     import pytest
 
     from vtrax.deploy.config import TrainConfig, core_state_shapes, network_options
 
-    with pytest.raises(ValueError, match="use_lstm needs an IMPALA network"):
-        TrainConfig(network="mlp", use_lstm=True)
+    with pytest.raises(ValueError, match="lstm_size must be >= 1"):
+        TrainConfig(network="mlp", use_lstm=True, lstm_size=0)
     config = dataclasses.replace(preset("atari"), network="impala_shallow", use_lstm=True, lstm_size=16)
     assert core_state_shapes(config) == {"hidden": (16,), "cell": (16,)}
-    assert network_options(config) == {"use_lstm": True, "lstm_size": 16}
+    assert network_options(config) == {"use_lstm": True, "lstm_size": 16, "prev_action_reward": True}
     assert core_state_shapes(preset("cartpole")) is None
     assert TrainConfig.from_dict(config.to_dict()) == config
+    cartpole_lstm = dataclasses.replace(preset("cartpole"), use_lstm=True)  # an LSTM on the MLP torso
+    assert core_state_shapes(cartpole_lstm) == {"hidden": (64,), "cell": (64,)}
+    assert network_options(cartpole_lstm) == {"hidden_sizes": (64, 64), "use_lstm": True, "lstm_size": 64,
+                                              "prev_action_reward": True}
+
+
+def test_every_network_and_lstm_combination_runs_or_is_refused_naming_one_that_works():
+    import pytest
+
+    from vtrax.deploy.config import check_fits
+
+    for network in ("mlp", "impala_deep", "impala_shallow"):
+        for use_lstm in (False, True):
+            for shape in ((4,), (84, 84, 4)):
+                config = dataclasses.replace(preset("cartpole"), network=network, use_lstm=use_lstm)
+                if (network == "mlp") == (len(shape) == 1):
+                    check_fits(config, shape)
+                    continue
+                with pytest.raises(ValueError, match="with or without --use-lstm") as info:
+                    check_fits(config, shape)
+                assert str(info.value).count(";") == 1 and "\n" not in str(info.value)
 
 
 def test_every_renderer_reads_the_one_report(tmp_path: Path):

@@ -16,6 +16,9 @@ CASES = {
     "mlp_shared_a2": dict(kind="mlp", num_actions=2, shared_torso=True, obs=((4,), np.float32)),
     "impala_deep_a6": dict(kind="impala_deep", num_actions=6, obs=((84, 84, 4), np.uint8)),
     "impala_shallow_lstm_a6": dict(kind="impala_shallow", num_actions=6, use_lstm=True, obs=((84, 84, 4), np.uint8)),
+    "impala_shallow_lstm_par_a6": dict(kind="impala_shallow", num_actions=6, use_lstm=True, prev_action_reward=True,
+                                       obs=((84, 84, 4), np.uint8)),
+    "mlp_lstm_a2": dict(kind="mlp", num_actions=2, use_lstm=True, lstm_size=32, obs=((4,), np.float32)),
 }
 
 
@@ -67,10 +70,30 @@ def test_recurrent_network_unroll_returns_the_next_core_state():
     assert network.is_recurrent and network.description["lstm_size"] == 8
 
 
+def test_mlp_lstm_reads_the_previous_action_and_reward_and_resets():
+    network = learner.make_network("mlp", 2, hidden_sizes=(8,), use_lstm=True, lstm_size=4)
+    observation = np.ones((3, 2, 4), np.float32)
+    params = network.init(jax.random.PRNGKey(0), observation)
+    assert network.is_recurrent and network.description["prev_action_reward"]
+    zeros_a, zeros_r = np.zeros((3, 2), np.int32), np.zeros((3, 2), np.float32)
+    state = network.initial_state(2)
+    (logits, value), final_state = network.unroll(params, observation, None, state, zeros_a, zeros_r)
+    assert logits.shape == (3, 2, 2) and value.shape == (3, 2) and final_state["hidden"].shape == (2, 4)
+    (other, _), _ = network.unroll(params, observation, None, state, zeros_a + 1, zeros_r + 1.0)
+    assert not np.allclose(other, logits)  # the inputs reach the core
+    # A reset at step 2 makes step 2 equal step 0 (same observation, same zero inputs).
+    resets = np.array([[False, False], [False, False], [True, True]])
+    (reset_logits, _), _ = network.unroll(params, observation, resets, final_state, zeros_a, zeros_r)
+    np.testing.assert_allclose(reset_logits[2], logits[0], rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match="pass prev_action"):
+        network.unroll(params, observation, None, state)
+
+
 @pytest.mark.parametrize("kwargs, words", [
     (dict(kind="cnn", num_actions=2), "network kind must be one of ('mlp', 'impala_deep', 'impala_shallow')"),
     (dict(kind="mlp", num_actions=0), "num_actions must be an int >= 1, got 0"),
-    (dict(kind="mlp", num_actions=2, use_lstm=True), "use_lstm is only available for the IMPALA kinds"),
+    (dict(kind="mlp", num_actions=2, prev_action_reward=True), "pass use_lstm=True too"),
+    (dict(kind="mlp", num_actions=2, use_lstm=True, shared_torso=True), "drop shared_torso or use_lstm"),
 ])
 def test_bad_network_arguments_raise_clear_errors(kwargs, words):
     with pytest.raises(ValueError) as info:

@@ -49,6 +49,16 @@ def _impala_unroll(torso):
     return f
 
 
+def _impala_unroll_prev(obs, resets, prev_action, prev_reward):
+    net = nets.ImpalaNet(6, torso="shallow", use_lstm=True, prev_action_reward=True)
+    return net.unroll(obs, resets, net.initial_state(obs.shape[1]), prev_action=prev_action, prev_reward=prev_reward)
+
+
+def _recurrent_mlp_unroll(obs, resets, prev_action, prev_reward):
+    net = nets.RecurrentMLPNet(2, lstm_size=32)
+    return net.unroll(obs, resets, net.initial_state(obs.shape[1]), prev_action=prev_action, prev_reward=prev_reward)
+
+
 # name -> (description, function, input specs)
 CASES = {
     "linear": ("Linear(output_size=10) on f32[8, 1]", lambda x: nets.Linear(10)(x), [spec((8, 1), f32)]),
@@ -76,6 +86,13 @@ CASES = {
                              _impala_unroll("deep"), [spec((3, 2, 84, 84, 4), u8), spec((3, 2), jnp.bool_)]),
     "impala_net_shallow_lstm": ("ImpalaNet(6, torso='shallow', use_lstm=True).unroll on u8[3, 2, 84, 84, 4]",
                                 _impala_unroll("shallow"), [spec((3, 2, 84, 84, 4), u8), spec((3, 2), jnp.bool_)]),
+    "impala_net_shallow_lstm_prev": (
+        "ImpalaNet(6, torso='shallow', use_lstm=True, prev_action_reward=True).unroll on u8[3, 2, 84, 84, 4]",
+        _impala_unroll_prev, [spec((3, 2, 84, 84, 4), u8), spec((3, 2), jnp.bool_), spec((3, 2), s32),
+                              spec((3, 2), f32)]),
+    "recurrent_mlp_net": ("RecurrentMLPNet(2, lstm_size=32).unroll on f32[3, 16, 4] (CartPole)",
+                          _recurrent_mlp_unroll, [spec((3, 16, 4), f32), spec((3, 16), jnp.bool_),
+                                                  spec((3, 16), s32), spec((3, 16), f32)]),
 }
 
 

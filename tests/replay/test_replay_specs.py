@@ -22,6 +22,8 @@ def test_impala_step_spec_fields_shapes_and_dtypes():
         "param_version": replay.FieldSpec((), np.dtype(np.int32)),
         "core_state/hidden": replay.FieldSpec((256,), np.dtype(np.float32)),
         "core_state/cell": replay.FieldSpec((256,), np.dtype(np.float32)),
+        "prev_action": replay.FieldSpec((), np.dtype(np.int32)),  # the core's other inputs
+        "prev_reward": replay.FieldSpec((), np.dtype(np.float32)),
     }
     assert replay.step_nbytes(replay.impala_step_spec((4,), np.float32, 2)) == 4 * 4 + 4 + 4 + 4 + 1 + 2 * 4 + 4
 
