@@ -77,13 +77,22 @@ class LoopbackHosts:
         self._nodes: dict[str, subprocess.Popen] = {}
 
     def _machine(self, name: str, then: str) -> str:
-        """Shell lines giving machine `name` its own /root and /tmp, then `then`."""
+        """Shell lines giving machine `name` its own /root and /tmp, then `then`.
+
+        NOTE: a checkout or venv that lives under /tmp (CI clones there) stays visible: it is
+        bind-mounted aside before the private /tmp covers it, then back to its own path.
+        """
         folder = self.root / name
         for sub in ("upper", "work", "tmp"):
             (folder / sub).mkdir(parents=True)
+        keep = sorted({str(path) for path in (REPO, self.venv_bin.parent) if str(path).startswith("/tmp/")})
+        aside = "".join(f" && mkdir -p {folder}/keep{index} && mount --bind {path} {folder}/keep{index}"
+                        for index, path in enumerate(keep))
+        back = "".join(f" && mkdir -p {path} && mount --bind {folder}/keep{index} {path}"
+                       for index, path in enumerate(keep))
         return (f"mount -t overlay overlay -o lowerdir=/root,upperdir={folder}/upper,workdir={folder}/work /root"
-                f" && rm -rf /root/.ray /root/.ssh && mkdir -m 700 /root/.ssh && mount --bind {folder}/tmp /tmp"
-                f" && {then}")
+                f" && rm -rf /root/.ray /root/.ssh && mkdir -m 700 /root/.ssh{aside} && mount --bind {folder}/tmp /tmp"
+                f"{back} && {then}")
 
     def start(self) -> None:
         ensure_packages()
