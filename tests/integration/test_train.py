@@ -64,7 +64,7 @@ def _training(tmp_path: Path, *flags: str):
 def test_train_learns_survives_an_actor_kill_and_resumes(tmp_path):
     before = _ray_processes()
     # NOTE: bounded by frames, not seconds, so a loaded machine (slow start-up) still trains as much.
-    flags = ("--num-actors", "2", "--num-envs-per-actor", "16", "--max-env-frames", "250000", "--max-seconds", "400",
+    flags = ("--num-actors", "2", "--num-envs-per-actor", "16", "--max-env-frames", "150000", "--max-seconds", "400",
              "--stop-at-target", "false")
     with _training(tmp_path, *flags) as (child, run_dir):
         progress = _wait_for(lambda: (p := _progress(run_dir)) and p["env_frames"] > 2000 and all(p["actor_pids"]) and p,
@@ -180,7 +180,7 @@ def test_bad_input_fails_fast_with_one_sentence_and_no_processes(tmp_path, flags
 
 def test_local_launcher_learns_in_one_process_with_no_ray(tmp_path):
     """The same roles as threads of one process: no Ray process, no replay server process, a learning run."""
-    flags = ("--launcher", "local", "--num-actors", "1", "--max-env-frames", "250000", "--max-seconds", "400")
+    flags = ("--launcher", "local", "--num-actors", "1", "--max-env-frames", "150000", "--max-seconds", "400")
     with _training(tmp_path, *flags) as (child, run_dir):
         _wait_for(lambda: (p := _progress(run_dir)) and p["learner_updates"] > 0, 120, "learner updates")
         children = psutil.Process(child.pid).children(recursive=True)
