@@ -142,11 +142,10 @@ def _recovery(run: _Run, fault: str, before: dict, killed_at: float, timeout_s: 
         now = run.progress()
         elapsed = time.monotonic() - killed_at
         fresh = now.get("wall_seconds", 0) > before.get("wall_seconds", 0) + 0.4  # a report after the kill
-        if fresh and detect is None and (counter is None or now.get(counter, 0) > before.get(counter, 0)):
-            detect = elapsed if counter else None
+        if fresh and restored is None and (counter is None or now.get(counter, 0) > before.get(counter, 0)):
+            detect = elapsed if counter else None  # NOTE: a driver kill has no counter: recovery is the new run's
             restored = now.get("learner_updates")
-        if fresh and (counter is None or detect is not None):
-            restored = restored if restored is not None else now.get("learner_updates")
+        if restored is not None:
             if frames is None and now.get("env_frames", 0) > before["env_frames"] + 1000:
                 frames = elapsed
             if updates is None and now.get("learner_updates", 0) > (restored or 0) \
