@@ -11,6 +11,7 @@ from vtrax.nets.base import current_name, get_parameter, get_state, running_init
 from vtrax.nets.basic import BatchApply, Flatten, Sequential, dropout, one_hot
 from vtrax.nets.conv import Conv2D
 from vtrax.nets.embed import Embed
+from vtrax.nets.gaussian_head import GaussianPolicyMLP
 from vtrax.nets.errors import (InvalidRNGKeyError, MissingParameterError, MissingRNGError, MissingStateError,
                                ModuleNameError, ModuleOutsideTransformError, ParameterShapeError, UnsupportedStateError)
 from vtrax.nets.layer_norm import LayerNorm
@@ -35,7 +36,8 @@ __all__ = [
     # recurrent
     "RNNCore", "LSTM", "LSTMState", "GRU", "ResetCore", "dynamic_unroll", "static_unroll",
     # agent networks
-    "PolicyValueMLP", "RecurrentMLPNet", "ImpalaDeepTorso", "ImpalaShallowTorso", "ImpalaNet", "ResidualBlock",
+    "PolicyValueMLP", "RecurrentMLPNet", "GaussianPolicyMLP", "ImpalaDeepTorso", "ImpalaShallowTorso", "ImpalaNet",
+    "ResidualBlock",
     # submodules and errors
     "initializers", "errors", "ModuleOutsideTransformError", "MissingRNGError", "InvalidRNGKeyError",
     "ParameterShapeError", "MissingParameterError", "MissingStateError", "UnsupportedStateError",
