@@ -75,6 +75,9 @@ class TrainConfig:
     (tanh onto the bounds, with the log-probability correction)."""
     state_dependent_std: bool = False
     """Box action spaces only: the Gaussian's log-std is a network output (default: one learnt vector)."""
+    normalize_observations: bool = False
+    """Box action spaces only: normalise observations by running mean/std (in the params: checkpointed, used by
+    eval and serve)."""
     learner: LearnerConfig = dataclasses.field(default_factory=cartpole_config)
     """The learner's hyperparameters."""
 
@@ -132,7 +135,8 @@ def network_options(config: TrainConfig, spec: Any = None) -> dict[str, Any]:
     lstm = {"use_lstm": True, "lstm_size": config.lstm_size, "prev_action_reward": True} if config.use_lstm else {}
     continuous = {}
     if spec is not None and spec.is_continuous:
-        continuous = {"policy": config.continuous_policy, "state_dependent_std": config.state_dependent_std}
+        continuous = {"policy": config.continuous_policy, "state_dependent_std": config.state_dependent_std,
+                      "normalize_observations": config.normalize_observations}
         if config.continuous_policy == "squashed_gaussian":
             continuous.update(action_low=spec.action_low, action_high=spec.action_high)
     if config.network == "mlp":
@@ -199,7 +203,7 @@ PRESETS = {
     # HalfCheetah-v5 (or any --env of the MuJoCo suite), 30 minutes.
     "mujoco": lambda: TrainConfig(env_id="HalfCheetah-v5", network="mlp", hidden_sizes=(64, 64),
                                   num_envs_per_actor=16, max_queue_size=8, max_seconds=1800.0,
-                                  learner=mujoco_learner()),
+                                  normalize_observations=True, learner=mujoco_learner()),
 }
 
 

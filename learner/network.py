@@ -60,7 +60,7 @@ def make_network(kind: str, num_actions: int, *, hidden_sizes: Sequence[int] = (
                  lstm_size: int = 256, shared_torso: bool = False, prev_action_reward: bool = False,
                  policy: str = "categorical", state_dependent_std: bool = False,
                  action_low: Sequence[float] | None = None,
-                 action_high: Sequence[float] | None = None) -> AgentNetwork:
+                 action_high: Sequence[float] | None = None, normalize_observations: bool = False) -> AgentNetwork:
     """An `AgentNetwork` of the given kind.
 
     Args:
@@ -78,6 +78,8 @@ def make_network(kind: str, num_actions: int, *, hidden_sizes: Sequence[int] = (
         feed-forward 'mlp' networks with separate policy and value MLPs (tanh activations).
       state_dependent_std: Gaussian policies: the log-std is a network output, not one learnt vector.
       action_low, action_high: the Box bounds [D]; 'squashed_gaussian' maps its samples onto them.
+      normalize_observations: Gaussian policies: normalise observations by running statistics kept in the
+        parameters (`nets.ObservationNorm`, updated by the learner: `learner/observation_norm.py`).
       shared_torso: 'mlp' only. False (default): separate policy and value
         MLPs (`policy/~/linear_i`, `value/~/linear_i`); True: one torso with
         two heads (`nets.PolicyValueMLP`), about 0.6x the update time. On
@@ -99,7 +101,9 @@ def make_network(kind: str, num_actions: int, *, hidden_sizes: Sequence[int] = (
     if policy != "categorical":
         return _gaussian_network(kind, num_actions, tuple(hidden_sizes), use_lstm=use_lstm, shared_torso=shared_torso,
                                  policy=policy, state_dependent_std=state_dependent_std, action_low=action_low,
-                                 action_high=action_high)
+                                 action_high=action_high, normalize_observations=normalize_observations)
+    if normalize_observations:
+        raise ValueError("normalize_observations is an option of the Gaussian policies (Box actions); drop it")
     description = {"kind": kind, "num_actions": num_actions, "use_lstm": bool(use_lstm)}
     if kind == "mlp" and use_lstm:
         description.update(hidden_sizes=[int(size) for size in hidden_sizes], lstm_size=int(lstm_size),
@@ -122,8 +126,8 @@ def make_network(kind: str, num_actions: int, *, hidden_sizes: Sequence[int] = (
 
 
 def _gaussian_network(kind: str, action_dim: int, hidden_sizes: tuple[int, ...], *, use_lstm: bool,
-                      shared_torso: bool, policy: str, state_dependent_std: bool, action_low, action_high
-                      ) -> AgentNetwork:
+                      shared_torso: bool, policy: str, state_dependent_std: bool, action_low, action_high,
+                      normalize_observations: bool) -> AgentNetwork:
     """A Gaussian policy MLP beside a value MLP, for Box actions (see `make_network`)."""
     if policy not in POLICIES:
         raise ValueError(f"policy must be one of {POLICIES}, got {policy!r}")
@@ -139,9 +143,11 @@ def _gaussian_network(kind: str, action_dim: int, hidden_sizes: tuple[int, ...],
             raise ValueError("a squashed_gaussian policy maps its samples onto the Box bounds; pass action_low "
                              "and action_high ([D] each)")
         description.update(action_low=[float(x) for x in action_low], action_high=[float(x) for x in action_high])
+    if normalize_observations:
+        description.update(normalize_observations=True)
 
     def module():
-        return _GaussianMLPs(action_dim, hidden_sizes, state_dependent_std)
+        return _GaussianMLPs(action_dim, hidden_sizes, state_dependent_std, normalize_observations)
 
     return _feed_forward(module, kind, action_dim, description)
 
@@ -149,13 +155,17 @@ def _gaussian_network(kind: str, action_dim: int, hidden_sizes: tuple[int, ...],
 class _GaussianMLPs:
     """Gaussian policy MLP and value MLP: float [..., F] -> (concat(mean, log_std) [..., 2D], value [...])."""
 
-    def __init__(self, action_dim: int, hidden_sizes: tuple[int, ...], state_dependent_std: bool):
+    def __init__(self, action_dim: int, hidden_sizes: tuple[int, ...], state_dependent_std: bool,
+                 normalize_observations: bool = False):
+        self.norm = nets.ObservationNorm(name="obs_norm") if normalize_observations else None
         self.policy = nets.GaussianPolicyMLP(action_dim, hidden_sizes, state_dependent_std=state_dependent_std,
                                              name="policy")
         self.value = nets.MLP(hidden_sizes + (1,), activation=jnp.tanh, name="value")
 
     def __call__(self, observation: Any) -> tuple[jax.Array, jax.Array]:
         observation = jnp.asarray(observation).astype(jnp.float32)
+        if self.norm is not None:
+            observation = self.norm(observation)
         return self.policy(observation), self.value(observation)[..., 0]
 
 

@@ -17,6 +17,7 @@ from vtrax.nets.errors import (InvalidRNGKeyError, MissingParameterError, Missin
 from vtrax.nets.layer_norm import LayerNorm
 from vtrax.nets.linear import Linear
 from vtrax.nets.mlp import MLP
+from vtrax.nets.observation_norm import ObservationNorm
 from vtrax.nets.module import Module
 from vtrax.nets.pooling import AvgPool, MaxPool, avg_pool, max_pool
 from vtrax.nets.recurrent import GRU, LSTM, LSTMState, ResetCore, RNNCore, dynamic_unroll, static_unroll
@@ -32,7 +33,7 @@ __all__ = [
     "PRNGSequence", "running_init", "current_name", "scan",
     # layers
     "Linear", "MLP", "Sequential", "Conv2D", "max_pool", "avg_pool", "MaxPool", "AvgPool", "Flatten",
-    "LayerNorm", "Embed", "one_hot", "dropout", "BatchApply",
+    "LayerNorm", "ObservationNorm", "Embed", "one_hot", "dropout", "BatchApply",
     # recurrent
     "RNNCore", "LSTM", "LSTMState", "GRU", "ResetCore", "dynamic_unroll", "static_unroll",
     # agent networks
