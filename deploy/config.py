@@ -196,7 +196,8 @@ PRESETS = {
     "atari": lambda: TrainConfig(env_id="ALE/Pong-v5", network="impala_deep", num_envs_per_actor=8,
                                  max_queue_size=32, target_return=None, learner=atari_config()),
     # Box actions, Gaussian policy; the learner values and their sources are in deploy/continuous_presets.py.
-    # Pendulum-v1 (or --env MountainCarContinuous-v0): stops at the benchmark's -250, or after 5 minutes.
+    # Pendulum-v1: stops at the benchmark's -250, or after 5 minutes (with --env MountainCarContinuous-v0 pass
+    # --target-return 90, its solved level: -250 means nothing there).
     "classic-continuous": lambda: TrainConfig(
         env_id="Pendulum-v1", network="mlp", hidden_sizes=(64, 64), num_envs_per_actor=16, max_queue_size=8,
         target_return=-250.0, stop_at_target=True, max_seconds=300.0, learner=classic_continuous_learner()),
