@@ -142,9 +142,10 @@ def check_fits(config: TrainConfig, observation_shape: tuple[int, ...]) -> None:
                          f"gives shape {tuple(observation_shape)}; pass --network mlp (or --preset cartpole, with "
                          "or without --use-lstm)")
     if config.network == "mlp" and len(observation_shape) != 1:
+        fix = ("--preset minatar (or --network minatar)" if config.env_id.startswith("MinAtar/") else
+               "--network impala_deep or impala_shallow (or --preset atari)")
         raise ValueError(f"network 'mlp' needs vector observations [D], but {config.env_id} gives shape "
-                         f"{tuple(observation_shape)}; pass --network impala_deep or impala_shallow (or --preset "
-                         "atari), with or without --use-lstm")
+                         f"{tuple(observation_shape)}; pass {fix}, with or without --use-lstm")
     cores = os.cpu_count() or 1
     if not config.address and config.num_actors > MAX_LOCAL_ACTORS_PER_CORE * cores:
         raise ValueError(f"--num-actors {config.num_actors} is far beyond this machine's {cores} cores (one process "

@@ -57,3 +57,30 @@ def test_a_directory_without_metrics_is_one_line_and_exit_2(tmp_path, capsys):
     error = capsys.readouterr().err
     assert "has no metrics.jsonl; pass run directories written by `vtrax train`" in error
     assert error.count("\n") == 1 and not (tmp_path / "c.png").exists()
+
+
+def test_bench_learning_summarises_seeds_and_wraps_each_in_flock(tmp_path):
+    import argparse
+
+    from vtrax.deploy.bench.learning import summarise, train_command
+
+    dirs = []
+    for seed, slope in enumerate([1.0, 3.0, 2.0]):
+        path = write_run(tmp_path / f"s{seed}", seed=seed, slope=slope, rows=40 - 10 * seed)
+        frames = (40 - 10 * seed) * 1000
+        (path / "summary.json").write_text(json.dumps({"env_frames": frames, "wall_seconds": 50.0 + seed,
+                                                       "frames_per_second": 100.0 * (seed + 1),
+                                                       "stopped_because": "max_seconds"}))
+        dirs.append(path)
+    result = summarise(dirs)
+    assert [run["final_return"] for run in result["runs"]] == [40.0, 90.0, 40.0]
+    assert (result["median_final_return"], result["min_final_return"], result["max_final_return"]) == (40.0, 40.0,
+                                                                                                        90.0)
+    assert result["median_return_at_frames"] == {"5000": 10.0, "10000": 20.0, "15000": 30.0, "20000": 40.0}
+    assert result["median_frames_per_second"] == 200.0 and result["median_env_frames"] == 30_000
+    args = argparse.Namespace(preset="minatar", env="MinAtar/Breakout-v1", max_seconds=60.0, max_env_frames=0,
+                              lock="/tmp/some.lock")
+    command = train_command(args, 2, tmp_path, ["--launcher", "local"])
+    assert command[:2] == ["flock", "/tmp/some.lock"]
+    assert command[command.index("--seed") + 1] == "2" and "--quiet" in command
+    assert command[-2:] == ["--env", "MinAtar/Breakout-v1"] and "local" in command
