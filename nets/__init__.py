@@ -16,6 +16,7 @@ from vtrax.nets.errors import (InvalidRNGKeyError, MissingParameterError, Missin
                                ModuleNameError, ModuleOutsideTransformError, ParameterShapeError, UnsupportedStateError)
 from vtrax.nets.layer_norm import LayerNorm
 from vtrax.nets.linear import Linear
+from vtrax.nets.minatar_torso import MinAtarTorso
 from vtrax.nets.mlp import MLP
 from vtrax.nets.observation_norm import ObservationNorm
 from vtrax.nets.module import Module
@@ -38,7 +39,7 @@ __all__ = [
     "RNNCore", "LSTM", "LSTMState", "GRU", "ResetCore", "dynamic_unroll", "static_unroll",
     # agent networks
     "PolicyValueMLP", "RecurrentMLPNet", "GaussianPolicyMLP", "ImpalaDeepTorso", "ImpalaShallowTorso", "ImpalaNet",
-    "ResidualBlock",
+    "ResidualBlock", "MinAtarTorso",
     # submodules and errors
     "initializers", "errors", "ModuleOutsideTransformError", "MissingRNGError", "InvalidRNGKeyError",
     "ParameterShapeError", "MissingParameterError", "MissingStateError", "UnsupportedStateError",
