@@ -115,8 +115,8 @@ def _make_atari(env_id: str) -> gym.Env:
 def _check_spaces(env_id: str, env: gym.Env) -> None:
     if not isinstance(env.action_space, gym.spaces.Discrete):
         raise EnvironmentSetupError(
-            f"{env_id} has action space {env.action_space}; vtrax's IMPALA agents need a Discrete "
-            "action space (choose a discrete-action environment)")
+            f"{env_id} has action space {env.action_space}; vtrax's agents (impala and the DQN family: dqn, "
+            "r2d2) need a Discrete action space; choose a discrete-action environment such as CartPole-v1")
     space = env.observation_space
     vector_ok = isinstance(space, gym.spaces.Box) and len(space.shape) == 1
     frames_ok = isinstance(space, gym.spaces.Box) and tuple(space.shape) == ATARI_FRAME_SHAPE

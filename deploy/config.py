@@ -12,19 +12,27 @@ import os
 from typing import Any
 
 from vtrax.learner.config import LearnerConfig, atari_config, cartpole_config
+from vtrax.learner.dqn_config import DQNConfig
 from vtrax.learner.network import NETWORK_KINDS
 
 LAUNCHERS = ("ray", "local")
+AGENT_NAMES = ("impala", "dqn")
+"""The `--agent` choices; deploy/agents builds each (tests check the two lists agree)."""
+VECTOR_NETWORKS = ("mlp", "dueling_mlp")
 
 
 @dataclasses.dataclass(frozen=True)
 class TrainConfig:
     """One training run: environment, actors, replay, limits, and the learner."""
 
+    agent: str = "impala"
+    """The algorithm: 'impala' (V-trace on a FIFO queue) or 'dqn' (Ape-X: n-step double Q-learning on a
+    prioritised table, with an evaluator whose greedy returns are the run's)."""
     env_id: str = "CartPole-v1"
     """Gymnasium id: classic control as is, or ALE/<Game>-v5 with Atari preprocessing."""
     network: str = "mlp"
-    """Agent network: 'mlp' (vector observations), 'impala_deep' or 'impala_shallow' (Atari)."""
+    """Agent network: 'mlp' (vector observations), 'dueling_mlp' (DQN's Q network), 'impala_deep' or
+    'impala_shallow' (Atari)."""
     hidden_sizes: tuple[int, ...] = (64, 64)
     """MLP torso layer sizes (mlp network only)."""
     use_lstm: bool = False
@@ -70,8 +78,12 @@ class TrainConfig:
     """Start Ray's dashboard on a local run (adds ~3 s to start-up)."""
     learner: LearnerConfig = dataclasses.field(default_factory=cartpole_config)
     """The learner's hyperparameters."""
+    dqn: DQNConfig = dataclasses.field(default_factory=DQNConfig)
+    """The DQN family's hyperparameters (read only by --agent dqn)."""
 
     def __post_init__(self) -> None:
+        if self.agent not in AGENT_NAMES:
+            raise ValueError(f"agent must be one of {AGENT_NAMES}, got {self.agent!r}; pass e.g. --agent dqn")
         if self.launcher not in LAUNCHERS:
             raise ValueError(f"launcher must be one of {LAUNCHERS}, got {self.launcher!r}")
         if self.launcher == "local" and self.address:
@@ -107,6 +119,7 @@ class TrainConfig:
     def from_dict(cls, values: dict[str, Any]) -> "TrainConfig":
         values = dict(values)
         values["learner"] = LearnerConfig.from_dict(values.get("learner", {}))
+        values["dqn"] = DQNConfig.from_dict(values.get("dqn", {}))
         values["hidden_sizes"] = tuple(values.get("hidden_sizes", (64, 64)))
         known = {field.name for field in dataclasses.fields(cls)}
         unknown = sorted(set(values) - known)
@@ -118,7 +131,7 @@ class TrainConfig:
 def network_options(config: TrainConfig) -> dict[str, Any]:
     """Keyword arguments of `learner.make_network` for this config (learner, actors, eval and serve agree)."""
     lstm = {"use_lstm": True, "lstm_size": config.lstm_size, "prev_action_reward": True} if config.use_lstm else {}
-    if config.network == "mlp":
+    if config.network in VECTOR_NETWORKS:
         return {"hidden_sizes": tuple(config.hidden_sizes), **lstm}
     return lstm
 
@@ -137,12 +150,12 @@ def check_fits(config: TrainConfig, observation_shape: tuple[int, ...]) -> None:
     Raises:
       ValueError: one sentence naming the problem and a combination that works.
     """
-    if config.network != "mlp" and len(observation_shape) != 3:
+    if config.network not in VECTOR_NETWORKS and len(observation_shape) != 3:
         raise ValueError(f"network {config.network!r} needs image observations [H, W, C], but {config.env_id} "
                          f"gives shape {tuple(observation_shape)}; pass --network mlp (or --preset cartpole, with "
                          "or without --use-lstm)")
-    if config.network == "mlp" and len(observation_shape) != 1:
-        raise ValueError(f"network 'mlp' needs vector observations [D], but {config.env_id} gives shape "
+    if config.network in VECTOR_NETWORKS and len(observation_shape) != 1:
+        raise ValueError(f"network {config.network!r} needs vector observations [D], but {config.env_id} gives shape "
                          f"{tuple(observation_shape)}; pass --network impala_deep or impala_shallow (or --preset "
                          "atari), with or without --use-lstm")
     cores = os.cpu_count() or 1
@@ -170,8 +183,24 @@ PRESETS = {
 }
 
 
-def preset(name: str) -> TrainConfig:
-    try:
+AGENT_PRESETS = {
+    # Ape-X DQN on CartPole (BENCHMARKS.md, agents): the evaluator's greedy return is the run's return.
+    ("dqn", "cartpole"): lambda: TrainConfig(
+        agent="dqn", env_id="CartPole-v1", network="dueling_mlp", hidden_sizes=(64, 64), target_return=475.0,
+        stop_at_target=True, max_seconds=300.0, num_envs_per_actor=16, param_refresh_period_unrolls=1,
+        learner=LearnerConfig(batch_size=64, unroll_length=8, discount=0.99, learning_rate=1e-3,
+                              optimizer="adam", max_gradient_norm=10.0, entropy_cost=0.0, baseline_cost=0.0),
+        dqn=DQNConfig(n_step=3, target_update_period_updates=100, samples_per_insert=4.0, min_replay_size=100,
+                      max_replay_size=5_000)),
+}
+
+
+def preset(name: str, agent: str = "impala") -> TrainConfig:
+    """The preset `name` for `agent` (every agent has 'cartpole'; IMPALA also 'atari')."""
+    if (agent, name) in AGENT_PRESETS:
+        return AGENT_PRESETS[(agent, name)]()
+    if agent == "impala" and name in PRESETS:
         return PRESETS[name]()
-    except KeyError:
-        raise ValueError(f"unknown preset {name!r}; choose one of {sorted(PRESETS)}") from None
+    names = sorted([preset_name for agent_name, preset_name in AGENT_PRESETS if agent_name == agent]
+                   if agent != "impala" else PRESETS)
+    raise ValueError(f"unknown preset {name!r} for agent {agent!r}; choose one of {names}")

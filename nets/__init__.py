@@ -10,6 +10,7 @@ from vtrax.nets.agents import ImpalaDeepTorso, ImpalaNet, ImpalaShallowTorso, Po
 from vtrax.nets.base import current_name, get_parameter, get_state, running_init, set_state
 from vtrax.nets.basic import BatchApply, Flatten, Sequential, dropout, one_hot
 from vtrax.nets.conv import Conv2D
+from vtrax.nets.dueling import DuelingMLP
 from vtrax.nets.embed import Embed
 from vtrax.nets.errors import (InvalidRNGKeyError, MissingParameterError, MissingRNGError, MissingStateError,
                                ModuleNameError, ModuleOutsideTransformError, ParameterShapeError, UnsupportedStateError)
@@ -35,7 +36,7 @@ __all__ = [
     # recurrent
     "RNNCore", "LSTM", "LSTMState", "GRU", "ResetCore", "dynamic_unroll", "static_unroll",
     # agent networks
-    "PolicyValueMLP", "RecurrentMLPNet", "ImpalaDeepTorso", "ImpalaShallowTorso", "ImpalaNet", "ResidualBlock",
+    "PolicyValueMLP", "DuelingMLP", "RecurrentMLPNet", "ImpalaDeepTorso", "ImpalaShallowTorso", "ImpalaNet", "ResidualBlock",
     # submodules and errors
     "initializers", "errors", "ModuleOutsideTransformError", "MissingRNGError", "InvalidRNGKeyError",
     "ParameterShapeError", "MissingParameterError", "MissingStateError", "UnsupportedStateError",
