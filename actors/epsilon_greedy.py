@@ -14,7 +14,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from vtrax.actors.policy import ActionChoice
+from vtrax.actors.policy import ActionChoice, make_recurrent_select_action
 
 
 def apex_epsilons(actor_index: int, num_actors: int, num_envs_per_actor: int, *, epsilon: float = 0.4,
@@ -51,17 +51,42 @@ def make_epsilon_greedy_select_action(apply_fn: Callable[..., Any], epsilons: np
     @jax.jit
     def select(params: Any, observation: jax.Array, rng_key: jax.Array, step: jax.Array):
         q_values = apply_fn(params, observation[None])[0][0]  # [E, A]
-        explore_key, action_key = jax.random.split(jax.random.fold_in(rng_key, step))
-        explore = jax.random.uniform(explore_key, epsilons.shape) < epsilons  # [E]
-        random_action = jax.random.randint(action_key, epsilons.shape, 0, q_values.shape[-1])  # [E]
-        action = jnp.where(explore, random_action, jnp.argmax(q_values, axis=-1))
-        return action.astype(jnp.int32), q_values.astype(jnp.float32)
+        return _epsilon_greedy(q_values, epsilons, rng_key, step), q_values.astype(jnp.float32)
 
     def select_action(params: Any, observation: np.ndarray, rng_key: jax.Array, step: int) -> ActionChoice:
-        if np.shape(observation)[0] != epsilons.shape[0]:
-            raise ValueError(f"observation batch has {np.shape(observation)[0]} envs but the policy has "
-                             f"{epsilons.shape[0]} epsilons; build it with one epsilon per env")
+        _check_envs(observation, epsilons)
         action, q_values = jax.device_get(select(params, observation, rng_key, np.int32(step)))
         return ActionChoice(action, q_values)
 
     return select_action
+
+
+def make_recurrent_epsilon_greedy_select_action(unroll_fn: Callable[..., Any], initial_state_fn: Callable[[int], Any],
+                                                epsilons: np.ndarray) -> Callable[..., ActionChoice]:
+    """The recurrent counterpart (R2D2): `actors.make_recurrent_select_action`'s greedy choice on q-values
+    (the network's first output), replaced by a uniformly random action with probability `epsilons[e]`.
+    The core state still advances from the observation as the greedy policy would."""
+    epsilons = jnp.asarray(epsilons, jnp.float32)
+    greedy = make_recurrent_select_action(unroll_fn, initial_state_fn, greedy=True)
+    explore = jax.jit(lambda q_values, key, step: _epsilon_greedy(q_values, epsilons, key, step))
+
+    def select_action(params: Any, observation: np.ndarray, rng_key: jax.Array, step: int, **recurrent) -> ActionChoice:
+        _check_envs(observation, epsilons)
+        choice = greedy(params, observation, rng_key, step, **recurrent)
+        return choice._replace(action=np.asarray(explore(choice.logits, rng_key, np.int32(step))))
+
+    return select_action
+
+
+def _epsilon_greedy(q_values: jax.Array, epsilons: jax.Array, rng_key: jax.Array, step: jax.Array) -> jax.Array:
+    """int32 [E]: argmax of q_values [E, A], or with probability epsilons [E] a uniform action."""
+    explore_key, action_key = jax.random.split(jax.random.fold_in(rng_key, step))
+    explore = jax.random.uniform(explore_key, epsilons.shape) < epsilons  # [E]
+    random_action = jax.random.randint(action_key, epsilons.shape, 0, q_values.shape[-1])  # [E]
+    return jnp.where(explore, random_action, jnp.argmax(q_values, axis=-1)).astype(jnp.int32)
+
+
+def _check_envs(observation: np.ndarray, epsilons: jax.Array) -> None:
+    if np.shape(observation)[0] != epsilons.shape[0]:
+        raise ValueError(f"observation batch has {np.shape(observation)[0]} envs but the policy has "
+                         f"{epsilons.shape[0]} epsilons; build it with one epsilon per env")

@@ -16,7 +16,7 @@ from vtrax.learner.dqn_config import DQNConfig
 from vtrax.learner.network import NETWORK_KINDS
 
 LAUNCHERS = ("ray", "local")
-AGENT_NAMES = ("impala", "dqn")
+AGENT_NAMES = ("impala", "dqn", "r2d2")
 """The `--agent` choices; deploy/agents builds each (tests check the two lists agree)."""
 VECTOR_NETWORKS = ("mlp", "dueling_mlp")
 
@@ -26,8 +26,9 @@ class TrainConfig:
     """One training run: environment, actors, replay, limits, and the learner."""
 
     agent: str = "impala"
-    """The algorithm: 'impala' (V-trace on a FIFO queue) or 'dqn' (Ape-X: n-step double Q-learning on a
-    prioritised table, with an evaluator whose greedy returns are the run's)."""
+    """The algorithm: 'impala' (V-trace on a FIFO queue), 'dqn' (Ape-X: n-step double Q-learning on a
+    prioritised table) or 'r2d2' (LSTM Q network on stored sequences); dqn and r2d2 run an evaluator whose
+    greedy returns are the run's."""
     env_id: str = "CartPole-v1"
     """Gymnasium id: classic control as is, or ALE/<Game>-v5 with Atari preprocessing."""
     network: str = "mlp"
@@ -192,6 +193,15 @@ AGENT_PRESETS = {
                               optimizer="adam", max_gradient_norm=10.0, entropy_cost=0.0, baseline_cost=0.0),
         dqn=DQNConfig(n_step=3, target_update_period_updates=100, samples_per_insert=4.0, min_replay_size=100,
                       max_replay_size=5_000)),
+    # R2D2 on CartPole: a 64-wide LSTM (see the IMPALA preset's note on CPU cost), sequences of 4 + 16 + 1 steps.
+    ("r2d2", "cartpole"): lambda: TrainConfig(
+        agent="r2d2", env_id="CartPole-v1", network="mlp", hidden_sizes=(64,), use_lstm=True, lstm_size=64,
+        target_return=475.0, stop_at_target=True, max_seconds=300.0, num_envs_per_actor=16,
+        learner=LearnerConfig(batch_size=32, unroll_length=8, discount=0.99, learning_rate=1e-3,
+                              optimizer="adam", max_gradient_norm=10.0, entropy_cost=0.0, baseline_cost=0.0),
+        dqn=DQNConfig(n_step=3, target_update_period_updates=100, importance_sampling_exponent=0.6,
+                      samples_per_insert=2.0, min_replay_size=20, max_replay_size=2_000, burn_in_steps=4,
+                      trace_length=16, sequence_period_steps=8, max_priority_weight=0.9)),
 }
 
 

@@ -15,7 +15,8 @@ from typing import Any
 
 @dataclasses.dataclass(frozen=True)
 class DQNConfig:
-    """Ape-X DQN hyperparameters (Horgan et al. 2018, https://arxiv.org/abs/1803.00933)."""
+    """Ape-X DQN hyperparameters (Horgan et al. 2018, https://arxiv.org/abs/1803.00933) and R2D2's
+    sequence fields (Kapturowski et al. 2019, https://openreview.net/forum?id=r1lyTjAqYX)."""
 
     n_step: int = 3
     """Steps summed into one transition's return before bootstrapping from the target network."""
@@ -47,19 +48,30 @@ class DQNConfig:
     """TD errors beyond this are penalised linearly (Huber loss)."""
     write_priorities: bool = True
     """Write |TD error| back as the sampled items' priorities (off: priorities stay as inserted)."""
+    burn_in_steps: int = 8
+    """R2D2: steps at a sequence's start that only warm up the LSTM state from the stored one (no loss)."""
+    trace_length: int = 20
+    """R2D2: steps after the burn-in that the loss learns from (items hold burn_in + trace_length + 1 steps)."""
+    sequence_period_steps: int = 10
+    """R2D2: a new (overlapping) sequence starts every this many steps."""
+    max_priority_weight: float = 0.9
+    """R2D2: eta, a sequence's priority is eta * max|delta| + (1 - eta) * mean|delta|."""
 
     def __post_init__(self) -> None:
         for name in ("n_step", "target_update_period_updates", "min_replay_size", "max_replay_size",
-                     "evaluator_num_envs"):
+                     "evaluator_num_envs", "trace_length", "sequence_period_steps"):
             if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
                 raise ValueError(f"{name} must be an int >= 1, got {getattr(self, name)!r}")
-        for name in ("importance_sampling_exponent", "priority_exponent", "epsilon", "evaluator_epsilon"):
+        for name in ("importance_sampling_exponent", "priority_exponent", "epsilon", "evaluator_epsilon",
+                     "max_priority_weight"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"{name} must be in [0, 1], got {getattr(self, name)!r}; pass e.g. "
                                  f"--{name.replace('_', '-')} 0.5")
         for name in ("samples_per_insert", "initial_priority", "huber_delta"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name} must be > 0, got {getattr(self, name)!r}")
+        if not isinstance(self.burn_in_steps, int) or self.burn_in_steps < 0:
+            raise ValueError(f"burn_in_steps must be an int >= 0, got {self.burn_in_steps!r}")
         if self.epsilon_alpha < 0:
             raise ValueError(f"epsilon_alpha must be >= 0, got {self.epsilon_alpha!r}")
         if self.min_replay_size > self.max_replay_size:

@@ -33,9 +33,11 @@ TRANSITION_KEYS = ("observation", "action", "reward", "discount", "next_observat
 
 
 class QLossOutputs(NamedTuple):
-    """td_error [B] (0 where invalid), q_mean [], importance_weight_mean []."""
+    """priorities [B] (new priorities of the batch's items), td_error_abs_mean [], q_mean [],
+    importance_weight_mean [] (means over valid transitions)."""
 
-    td_error: jax.Array
+    priorities: jax.Array
+    td_error_abs_mean: jax.Array
     q_mean: jax.Array
     importance_weight_mean: jax.Array
 
@@ -81,9 +83,10 @@ def make_dqn_loss(network: AgentNetwork, *, importance_sampling_exponent: float,
                                      reduce_max=reduce_max) * valid  # [B]
         per_transition = rl_ops.huber_loss(td_error, huber_delta)  # [B]
         total = jnp.sum(weights * per_transition) / jnp.maximum(jnp.sum(valid), 1.0)  # []
-        outputs = QLossOutputs(td_error=td_error,
-                               q_mean=jnp.sum(jnp.max(q_tm1, axis=-1) * valid) / jnp.maximum(jnp.sum(valid), 1.0),
-                               importance_weight_mean=jnp.sum(weights) / jnp.maximum(jnp.sum(valid), 1.0))
+        count = jnp.maximum(jnp.sum(valid), 1.0)  # []
+        outputs = QLossOutputs(priorities=jnp.abs(td_error), td_error_abs_mean=jnp.sum(jnp.abs(td_error)) / count,
+                               q_mean=jnp.sum(jnp.max(q_tm1, axis=-1) * valid) / count,
+                               importance_weight_mean=jnp.sum(weights) / count)
         return total, outputs
 
     return loss

@@ -5,8 +5,9 @@ from __future__ import annotations
 from vtrax.deploy.agents.base import Agent
 from vtrax.deploy.agents.dqn import DQN
 from vtrax.deploy.agents.impala import IMPALA
+from vtrax.deploy.agents.r2d2 import R2D2
 
-AGENTS = {agent.name: agent for agent in (IMPALA, DQN)}
+AGENTS = {agent.name: agent for agent in (IMPALA, DQN, R2D2)}
 
 __all__ = ["AGENTS", "Agent", "get_agent"]
 

@@ -80,7 +80,12 @@ def _learner_core(config, network, num_devices: int):
     return dqn_core(config.learner, config.dqn, network, num_devices=num_devices)
 
 
-DQN = Agent(name="dqn", check=_check, make_network=_network, replay_table=_table, make_adder=_adder,
-            make_policy=_policy, make_learner_core=_learner_core, make_evaluator_policy=_evaluator_policy,
-            evaluator_num_envs=lambda config: config.dqn.evaluator_num_envs,
-            writes_priorities=lambda config: config.dqn.write_priorities)
+def q_learning_agent(name: str, **parts) -> Agent:
+    """An agent of the DQN family: an evaluator with `--evaluator-num-envs` envs, priorities written back
+    unless `--write-priorities false`; `parts` are the other `Agent` fields."""
+    return Agent(name=name, evaluator_num_envs=lambda config: config.dqn.evaluator_num_envs,
+                 writes_priorities=lambda config: config.dqn.write_priorities, **parts)
+
+
+DQN = q_learning_agent("dqn", check=_check, make_network=_network, replay_table=_table, make_adder=_adder,
+                       make_policy=_policy, make_learner_core=_learner_core, make_evaluator_policy=_evaluator_policy)

@@ -14,11 +14,12 @@ def test_every_agent_name_has_a_bundle_and_a_cartpole_preset():
     for name in AGENT_NAMES:
         assert preset("cartpole", agent=name).agent == name
     assert preset("cartpole").network == "mlp" and preset("cartpole", agent="dqn").network == "dueling_mlp"
-    assert get_agent("dqn").has_evaluator and not get_agent("impala").has_evaluator
+    assert preset("cartpole", agent="r2d2").use_lstm
+    assert get_agent("dqn").has_evaluator and get_agent("r2d2").has_evaluator and not get_agent("impala").has_evaluator
 
 
 def test_unknown_agents_and_presets_name_the_choices():
-    with pytest.raises(ValueError, match=r"agent must be one of \('impala', 'dqn'\), got 'sac'; pass e.g. --agent"):
+    with pytest.raises(ValueError, match=r"agent must be one of \('impala', 'dqn', 'r2d2'\), got 'sac'; pass e.g. --agent"):
         TrainConfig(agent="sac")
     with pytest.raises(ValueError, match=r"unknown preset 'atari' for agent 'dqn'; choose one of \['cartpole'\]"):
         preset("atari", agent="dqn")
@@ -36,6 +37,8 @@ def test_config_round_trips_with_the_dqn_fields():
     (dict(env_id="Pendulum-v1"), "need a Discrete action space; choose a discrete-action environment such as "
                                  "CartPole-v1"),
     (dict(agent="impala"), "network 'dueling_mlp' is a Q network and IMPALA needs policy logits; pass --network mlp"),
+    (dict(agent="r2d2"), "--agent r2d2 trains an LSTM Q network on vector observations; pass --network mlp "
+                         "--use-lstm true"),
 ])
 def test_a_mismatched_agent_is_refused_before_anything_starts(tmp_path, changes, words):
     from vtrax.actors import EnvironmentSetupError

@@ -50,8 +50,8 @@ def test_loss_is_the_weighted_huber_of_double_q_errors_and_masks_invalid_transit
     loss_fn = jax.jit(make_dqn_loss(NETWORK, importance_sampling_exponent=0.5, huber_delta=1.0))
     loss, outputs = loss_fn(params, target_params, batch)
     td = _expected_td(params, target_params, batch)
-    np.testing.assert_allclose(outputs.td_error, td, rtol=1e-5, atol=1e-6)
-    assert outputs.td_error[4] == 0.0  # the invalid transition
+    np.testing.assert_allclose(outputs.priorities, np.abs(td), rtol=1e-5, atol=1e-6)
+    assert outputs.priorities[4] == 0.0  # the invalid transition
     raw = batch["info/probability"] ** -0.5
     weights = raw / raw.max() * batch["valid"][:, 0]
     huber = np.where(np.abs(td) <= 1.0, 0.5 * td**2, np.abs(td) - 0.5)
