@@ -2,10 +2,12 @@
 
 The learner hands over `(keys, priorities)` after each update, priorities
 still on the device; this thread fetches them to the host and calls `write`
-(e.g. `ReplayDataset.update_priorities`, one `mutate_priorities` per update,
-keys of all devices together). Submissions are written in the order given;
-`close()` writes everything still queued before it returns. Imports no Reverb:
-`write` is whatever the caller passes.
+(e.g. `ReplayDataset.update_priorities`: one `mutate_priorities` call for the
+keys of all devices together). Whatever queued up while a write ran is merged
+into the next write, in order: a key's priority within one update is the max
+over its entries (the envs of one slab item), and a later update overrides an
+earlier one. `close()` writes everything still queued before it returns.
+Imports no Reverb: `write` is whatever the caller passes.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import numpy as np
 log = logging.getLogger(__name__)
 
 _CLOSE = object()
+_MAX_MERGED = 64  # updates merged into one write at most
 
 
 class PriorityWriter:
@@ -61,16 +64,34 @@ class PriorityWriter:
                         self.pending)
 
     def _run(self) -> None:
-        while True:
-            entry = self._queue.get()
-            if entry is _CLOSE:
-                return
-            keys, priorities = entry
+        closing = False
+        while not closing:
+            entries = [self._queue.get()]
+            while not self._queue.empty() and len(entries) < _MAX_MERGED:
+                entries.append(self._queue.get_nowait())
+            closing = entries[-1] is _CLOSE
+            updates = [entry for entry in entries if entry is not _CLOSE]
+            if not updates:
+                continue
             start = time.perf_counter()
             try:
-                self._write(np.asarray(keys).reshape(-1), np.asarray(priorities, np.float64).reshape(-1))
-                self.written += 1
+                self._write(*merge_updates(updates))
+                self.written += len(updates)
             except Exception as error:  # noqa: BLE001 - a lost update only leaves old priorities in place
-                self.failed += 1
+                self.failed += len(updates)
                 log.warning("priority update failed (%s); the items keep their previous priorities", error)
             self.write_s += time.perf_counter() - start
+
+
+def merge_updates(updates: list[tuple[Any, Any]]) -> tuple[np.ndarray, np.ndarray]:
+    """`[(keys [N], priorities [N])]` in submission order -> unique keys and their priorities (uint64, float64):
+    the max within one update, the latest update's value across updates."""
+    merged: dict[int, float] = {}
+    for keys, priorities in updates:
+        keys = np.asarray(keys).reshape(-1)
+        priorities = np.asarray(priorities, np.float64).reshape(-1)
+        unique, inverse = np.unique(keys, return_inverse=True)
+        maxima = np.full(unique.shape, -np.inf)
+        np.maximum.at(maxima, inverse, priorities)
+        merged.update(zip(unique.tolist(), maxima.tolist()))
+    return np.fromiter(merged.keys(), np.uint64, len(merged)), np.fromiter(merged.values(), np.float64, len(merged))

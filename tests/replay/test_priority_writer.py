@@ -44,3 +44,12 @@ def test_queued_updates_are_written_in_order_and_flushed_at_close():
         np.testing.assert_allclose(batch["info/probability"][0], np.array([0.1, 0.2, 0.7])[first], rtol=1e-6)
     finally:
         server.stop(final_checkpoint=False)
+
+
+def test_merged_updates_take_the_max_within_an_update_and_the_latest_across_updates():
+    from vtrax.replay.priority_writer import merge_updates
+
+    keys, priorities = merge_updates([(np.array([1, 1, 2], np.uint64), np.array([0.5, 3.0, 1.0])),
+                                      (np.array([2, 3, 3], np.uint64), jnp.array([0.25, 4.0, 2.0]))])
+    assert dict(zip(keys.tolist(), priorities.tolist())) == {1: 3.0, 2: 0.25, 3: 4.0}
+    assert keys.dtype == np.uint64
