@@ -5,8 +5,9 @@ or TensorFlow), so the update and its benchmark run on any JAX install.
 """
 
 from vtrax.learner.batch import check_batch, select_batch_keys, synthetic_batch
-from vtrax.learner.checkpoint import (Checkpoint, CheckpointMismatchError, CheckpointWriter, checkpoint_metadata,
-                                      latest_checkpoint, list_checkpoints, load_params, restore_checkpoint, save_checkpoint)
+from vtrax.learner.checkpoint import (Checkpoint, CheckpointMismatchError, CheckpointUnreadableError, CheckpointWriter,
+                                      checkpoint_metadata, latest_checkpoint, list_checkpoints, load_params,
+                                      restore_checkpoint, save_checkpoint)
 from vtrax.learner.config import LearnerConfig, atari_config, cartpole_config, field_help, frames_per_update
 from vtrax.learner.loop import Learner, NonFiniteUpdatesError
 from vtrax.learner.loss import LossOutputs, clip_rewards, make_loss
@@ -19,6 +20,7 @@ __all__ = [
     "AgentNetwork",
     "Checkpoint",
     "CheckpointMismatchError",
+    "CheckpointUnreadableError",
     "CheckpointWriter",
     "Learner",
     "LearnerConfig",

@@ -33,18 +33,21 @@ refused with one sentence (`CheckpointMismatchError`).
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import shutil
 import time
 import uuid
-from typing import Any, NamedTuple
+from typing import Any, Callable, NamedTuple
 
 import jax
 import numpy as np
 
 from vtrax.learner.config import OPERATIONAL_FIELDS, LearnerConfig
 from vtrax.learner.state import TrainingState
+
+log = logging.getLogger(__name__)
 
 LAYOUT_VERSION = 2
 _STEP_PREFIX = "ckpt"  # orbax names a step `ckpt_<step, 12 digits>`
@@ -61,13 +64,18 @@ class CheckpointMismatchError(ValueError):
     """A checkpoint was written for another network, config or checkpoint layout than the one reading it."""
 
 
+class CheckpointUnreadableError(ValueError):
+    """No checkpoint of a run could be read: each is partial or corrupt (not merely for another config)."""
+
+
 class Checkpoint(NamedTuple):
-    """What `restore_checkpoint` returns."""
+    """What `restore_checkpoint` returns; `unreadable` names newer checkpoints skipped as corrupt or partial."""
 
     state: TrainingState
     counters: dict[str, int]
     rng: np.ndarray | None
     path: str
+    unreadable: tuple[str, ...] = ()
 
 
 class CheckpointWriter:
@@ -205,8 +213,15 @@ def restore_checkpoint(directory: str, config: LearnerConfig, network_descriptio
       CheckpointMismatchError: config, network or parameter shapes differ (the
         message names the first differing field), or the checkpoint has the
         older layout v1.
+      CheckpointUnreadableError: every checkpoint there is partial or corrupt.
+        A corrupt newest one alone is skipped: the one before it is restored and
+        the result's `unreadable` names what was skipped.
     """
-    path = _resolve(directory)
+    return _newest_readable(directory, lambda path: _restore_one(path, config, network_description, template))
+
+
+def _restore_one(path: str, config: LearnerConfig, network_description: dict[str, Any],
+                 template: TrainingState) -> Checkpoint:
     meta = checkpoint_metadata(path)
     if meta.get("layout_version") != LAYOUT_VERSION:
         raise CheckpointMismatchError(f"checkpoint {path} has layout_version {meta.get('layout_version')!r}, "
@@ -223,13 +238,46 @@ def restore_checkpoint(directory: str, config: LearnerConfig, network_descriptio
     return Checkpoint(state=state, counters=dict(meta["counters"]), rng=rng, path=path)
 
 
+def _newest_readable(directory: str, restore: Callable[[str], Any]) -> Any:
+    """`restore(path)` of the newest checkpoint in `directory` that reads; a corrupt or partial newer one
+    (truncated file, missing metadata) is skipped and named in the result's `unreadable`.
+
+    Raises:
+      CheckpointMismatchError: the newest readable one belongs to another config or network (not skipped:
+        an older one would be refused the same way, and silently going back in time hides the cause).
+      CheckpointUnreadableError: none reads.
+      FileNotFoundError: there is none.
+    """
+    if os.path.isfile(os.path.join(directory, _META)) or not list_checkpoints(directory):
+        return restore(_resolve(directory))
+    unreadable: list[str] = []
+    for path in reversed(list_checkpoints(directory)):
+        try:
+            result = restore(path)
+        except CheckpointMismatchError:
+            raise
+        except Exception as error:  # noqa: BLE001 - orbax/tensorstore/json raise many kinds for a damaged file
+            first_line = (str(error).strip().splitlines() or [""])[0][:160]
+            unreadable.append(f"{os.path.basename(path)} ({type(error).__name__}: {first_line})")
+            continue
+        if unreadable:
+            log.warning("skipped unreadable checkpoints %s; using %s", "; ".join(unreadable), path)
+        return result._replace(unreadable=tuple(unreadable)) if isinstance(result, Checkpoint) else result
+    raise CheckpointUnreadableError(
+        f"no checkpoint under {directory} can be read, each is partial or corrupt: {'; '.join(unreadable)}; "
+        "start a new run (a new --logdir), or restore a backup of that folder")
+
+
 def load_params(directory: str) -> dict[str, Any]:
     """Only the parameters of the newest checkpoint, as nested dicts of numpy arrays.
 
     For evaluation and serving, which know no optimiser. Haiku-style parameter
     trees (dicts of dicts) come back exactly; no config check is made.
     """
-    path = _resolve(directory)
+    return _newest_readable(directory, _load_params_one)
+
+
+def _load_params_one(path: str) -> dict[str, Any]:
     target: dict[str, Any] = {}
     for leaf in checkpoint_metadata(path)["leaves"]:
         keys = _dict_keys(leaf["path"])

@@ -80,6 +80,7 @@ class Learner:
         self._state = replicate(self._core.init(init_rng, observation_example), self._num_devices)
         self._num_frames = 0
         self._num_skipped = 0
+        self.unreadable_checkpoints: tuple[str, ...] = ()  # newer checkpoints `restore` had to skip
         self._consecutive_nonfinite = 0
         self._version = 0
         self._last_published = -1
@@ -224,9 +225,13 @@ class Learner:
     def restore(self, logdir: str | None = None) -> str:
         """Load the newest checkpoint of `logdir` (default: this learner's) and publish its params.
 
+        Newer checkpoints that cannot be read (partial, corrupt) are skipped and named in
+        `unreadable_checkpoints`.
+
         Raises:
           FileNotFoundError: no checkpoint there.
           learner.CheckpointMismatchError: it was written for another network or config.
+          learner.CheckpointUnreadableError: none of them can be read.
         """
         logdir = logdir or self._logdir
         if not logdir:
@@ -236,6 +241,7 @@ class Learner:
         checkpoint = restore_checkpoint(directory if os.path.isdir(directory) else logdir, self._config,
                                         self._network.description, template=template)
         self._state = replicate(checkpoint.state, self._num_devices)
+        self.unreadable_checkpoints = checkpoint.unreadable
         self._version = int(checkpoint.state.step)
         self._num_frames = int(checkpoint.counters.get("num_frames", 0))
         self._num_skipped = int(checkpoint.counters.get("num_skipped_updates", 0))

@@ -33,6 +33,11 @@ class LearnerBook:
             self.restarts += 1
             restored = status.get("restored_from") or "no checkpoint (it starts from scratch)"
             message = f"the learner was restarted (pid {self.pid} -> {status.get('pid')}), restored from {restored}"
+        if status.get("pid") != self.pid and status.get("unreadable_checkpoints"):
+            skipped = "; ".join(status["unreadable_checkpoints"])
+            message = ((message + ". ") if message else "") + (
+                f"Skipped unreadable (partial or corrupt) checkpoints: {skipped}; restored the newest readable one, "
+                f"{status.get('restored_from')}")
         self.pid, self.down_since, self.last_status = status.get("pid"), None, status
         return message
 

@@ -202,3 +202,44 @@ def test_the_learner_imports_and_trains_without_orbax():
     result = subprocess.run([sys.executable, "-c", hide_orbax], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.strip() == "trained 2"
+
+
+@pytest.mark.parametrize("damage", ["truncate_arrays", "remove_metadata"])
+def test_a_corrupt_newest_checkpoint_falls_back_to_the_one_before_and_says_so(tmp_path, damage):
+    config = learner.cartpole_config()
+    for step in (5, 9):
+        learner.save_checkpoint(str(tmp_path), _state(config, step=step, scale=step), {"num_updates": step},
+                                config, NETWORK, keep=3)
+    newest = learner.latest_checkpoint(str(tmp_path))
+    if damage == "remove_metadata":
+        os.remove(os.path.join(newest, "meta", "metadata"))
+    else:  # every array file of the params item cut to half its size, as a disk-full write leaves it
+        for root, _, files in os.walk(os.path.join(newest, "params")):
+            for name in files:
+                path = os.path.join(root, name)
+                with open(path, "r+b") as f:
+                    f.truncate(os.path.getsize(path) // 2)
+    restored = learner.restore_checkpoint(str(tmp_path), config, NETWORK, template=_state(config, step=0, scale=0))
+    assert int(restored.state.step) == 5 and restored.counters == {"num_updates": 5}
+    _assert_trees_equal(restored.state.params, _state(config, step=5, scale=5).params)
+    assert len(restored.unreadable) == 1 and restored.unreadable[0].startswith("ckpt_000000000009 (")
+    _assert_trees_equal(learner.load_params(str(tmp_path)), jax.device_get(_state(config, scale=5).params))
+    assert os.path.isdir(newest), "the damaged checkpoint is left for the user to inspect"
+
+
+def test_a_run_whose_every_checkpoint_is_corrupt_is_one_sentence(tmp_path):
+    config = learner.cartpole_config()
+    learner.save_checkpoint(str(tmp_path), _state(config, step=5), {}, config, NETWORK, keep=3)
+    os.remove(os.path.join(learner.latest_checkpoint(str(tmp_path)), "meta", "metadata"))
+    with pytest.raises(learner.CheckpointUnreadableError, match=r"no checkpoint under .* can be read, each is "
+                       r"partial or corrupt: ckpt_000000000005 \(FileNotFoundError.*start a new run"):
+        learner.restore_checkpoint(str(tmp_path), config, NETWORK, template=_state(config))
+
+
+def test_a_checkpoint_for_another_network_is_refused_not_skipped(tmp_path):
+    config = learner.cartpole_config()
+    for step in (5, 9):
+        learner.save_checkpoint(str(tmp_path), _state(config, step=step), {}, config, NETWORK, keep=3)
+    with pytest.raises(learner.CheckpointMismatchError):
+        learner.restore_checkpoint(str(tmp_path), config, {**NETWORK, "hidden_sizes": [16]},
+                                   template=_state(config))
