@@ -11,7 +11,7 @@ def test_dqn_trains_writes_priorities_and_reports_the_evaluator(tmp_path):
     command = [sys.executable, "-m", "vtrax.deploy.cli", "train", "--agent", "dqn", "--preset", "cartpole",
                "--launcher", "local", "--num-actors", "1", "--num-envs-per-actor", "4", "--evaluator-num-envs", "4",
                "--min-replay-size", "20", "--batch-size", "32", "--target-update-period-updates", "10",
-               "--max-seconds", "18", "--report-period-s", "0.5", "--quiet", "--logdir", str(tmp_path)]
+               "--max-seconds", "25", "--report-period-s", "0.5", "--quiet", "--logdir", str(tmp_path)]
     result = subprocess.run(command, capture_output=True, text=True, timeout=240)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "evaluator return" in result.stdout and "(acting actors" in result.stdout
