@@ -1,4 +1,6 @@
-"""Environment construction from a gymnasium id: classic control as is, Atari preprocessed.
+"""Environment construction from a gymnasium id: classic control as is, Atari preprocessed, MinAtar registered.
+
+vtrax's own ids (`vtrax/TMaze-v0`, actors/tmaze.py) and MinAtar's are registered on first use.
 
 Atari (`ALE/...-v5`) gets the standard IMPALA/DQN preprocessing: the emulator's own
 frame skip is turned off and `AtariPreprocessing` does 30 no-op starts, a frame skip
@@ -15,6 +17,8 @@ import gymnasium as gym
 import numpy as np
 
 from vtrax.actors.errors import EnvironmentSetupError
+from vtrax.actors.minatar import check_minatar_id, is_minatar, register_minatar_envs
+from vtrax.actors.tmaze import VTRAX_ENV_PREFIX, register_tmaze
 
 ATARI_PREFIX = "ALE/"
 ATARI_FRAME_SHAPE = (84, 84, 4)
@@ -62,7 +66,13 @@ def make_env(env_id: str, *, seed: int | None = None) -> gym.Env:
     """One environment, preprocessed for vtrax; raises EnvironmentSetupError with the fix."""
     if env_id.startswith(ATARI_PREFIX):
         env = _make_atari(env_id)
+    elif is_minatar(env_id):
+        check_minatar_id(env_id)
+        register_minatar_envs()
+        env = _gym_make(env_id)
     else:
+        if env_id.startswith(VTRAX_ENV_PREFIX):
+            register_tmaze()
         env = _gym_make(env_id)
     _check_spaces(env_id, env)
     if seed is not None:
@@ -120,7 +130,8 @@ def _check_spaces(env_id: str, env: gym.Env) -> None:
     space = env.observation_space
     vector_ok = isinstance(space, gym.spaces.Box) and len(space.shape) == 1
     frames_ok = isinstance(space, gym.spaces.Box) and tuple(space.shape) == ATARI_FRAME_SHAPE
-    if not (vector_ok or frames_ok):
+    minatar_ok = is_minatar(env_id) and isinstance(space, gym.spaces.Box) and len(space.shape) == 3
+    if not (vector_ok or frames_ok or minatar_ok):
         raise EnvironmentSetupError(
             f"{env_id} has observation space {space}; vtrax supports flat vector observations "
-            f"(Box of rank 1) and Atari frames {ATARI_FRAME_SHAPE} from ALE/...-v5 ids")
+            f"(Box of rank 1), Atari frames {ATARI_FRAME_SHAPE} from ALE/...-v5 ids and MinAtar/...-v1 grids")

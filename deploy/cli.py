@@ -18,9 +18,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "train": ("vtrax.deploy.commands.train", "Train an agent (local by default, --address auto on a Ray cluster)."),
     "eval": ("vtrax.deploy.commands.evaluate", "Evaluate the latest checkpoint of a run directory."),
     "replay-server": ("vtrax.deploy.commands.replay_server", "Run a Reverb replay server as its own process."),
-    "bench": ("vtrax.deploy.cli", "Run a benchmark: rl-ops, nets, replay, learner, e2e, serve, chaos."),
+    "bench": ("vtrax.deploy.cli", "Run a benchmark: rl-ops, nets, replay, learner, e2e, serve, chaos, learning."),
     "doctor": ("vtrax.deploy.commands.doctor", "Check the installation and print a one-line fix for each problem."),
     "serve": ("vtrax.deploy.commands.serve", "Serve a run's policy and status over gRPC (Act, GetStatus, WatchMetrics, health)."),
+    "plot": ("vtrax.deploy.commands.plot", "Draw learning curves of run directories to a PNG (median, min-max)."),
     "status": ("vtrax.deploy.commands.status", "Show the running job's frames, updates, return, replay and actors (from Ray)."),
 }
 
@@ -34,6 +35,7 @@ BENCH_TARGETS: dict[str, tuple[str, str]] = {
     "e2e": ("vtrax.deploy.bench.e2e", "End-to-end CartPole: seconds/frames to target, frames/s, peak PSS."),
     "serve": ("vtrax.deploy.bench.serve", "vtrax serve under N concurrent local clients: throughput, p50/p99 latency."),
     "chaos": ("vtrax.deploy.bench.chaos", "SIGKILL actor, learner, Reverb and driver of a run; time the recovery."),
+    "learning": ("vtrax.deploy.bench.learning", "Learning curves over seeds run one after another: PNG + JSON summary."),
 }
 
 

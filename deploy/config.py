@@ -11,7 +11,7 @@ import dataclasses
 import os
 from typing import Any
 
-from vtrax.learner.config import LearnerConfig, atari_config, cartpole_config
+from vtrax.learner.config import LearnerConfig, atari_config, cartpole_config, minatar_config
 from vtrax.learner.dqn_config import DQNConfig
 from vtrax.learner.network import NETWORK_KINDS
 
@@ -30,10 +30,10 @@ class TrainConfig:
     prioritised table) or 'r2d2' (LSTM Q network on stored sequences); dqn and r2d2 run an evaluator whose
     greedy returns are the run's."""
     env_id: str = "CartPole-v1"
-    """Gymnasium id: classic control as is, or ALE/<Game>-v5 with Atari preprocessing."""
+    """Gymnasium id: classic control as is, ALE/<Game>-v5 with Atari preprocessing, or MinAtar/<Game>-v1."""
     network: str = "mlp"
     """Agent network: 'mlp' (vector observations), 'dueling_mlp' (DQN's Q network), 'impala_deep' or
-    'impala_shallow' (Atari)."""
+    'impala_shallow' (Atari), 'minatar' (MinAtar)."""
     hidden_sizes: tuple[int, ...] = (64, 64)
     """MLP torso layer sizes (mlp network only)."""
     use_lstm: bool = False
@@ -156,9 +156,10 @@ def check_fits(config: TrainConfig, observation_shape: tuple[int, ...]) -> None:
                          f"gives shape {tuple(observation_shape)}; pass --network mlp (or --preset cartpole, with "
                          "or without --use-lstm)")
     if config.network in VECTOR_NETWORKS and len(observation_shape) != 1:
+        fix = ("--preset minatar (or --network minatar)" if config.env_id.startswith("MinAtar/") else
+               "--network impala_deep or impala_shallow (or --preset atari)")
         raise ValueError(f"network {config.network!r} needs vector observations [D], but {config.env_id} gives shape "
-                         f"{tuple(observation_shape)}; pass --network impala_deep or impala_shallow (or --preset "
-                         "atari), with or without --use-lstm")
+                         f"{tuple(observation_shape)}; pass {fix}, with or without --use-lstm")
     cores = os.cpu_count() or 1
     if not config.address and config.num_actors > MAX_LOCAL_ACTORS_PER_CORE * cores:
         raise ValueError(f"--num-actors {config.num_actors} is far beyond this machine's {cores} cores (one process "
@@ -181,6 +182,18 @@ PRESETS = {
                                     learner=cartpole_config()),
     "atari": lambda: TrainConfig(env_id="ALE/Pong-v5", network="impala_deep", num_envs_per_actor=8,
                                  max_queue_size=32, target_return=None, learner=atari_config()),
+    # Any of the five games with --env MinAtar/<Game>-v1. 64 envs per actor as for CartPole: a MinAtar step
+    # costs ~5 us, so the jitted policy call per vector step is what bounds the actors. The queue is short
+    # (8 items) so that actors stay at most a few parameter versions behind the learner.
+    "minatar": lambda: TrainConfig(env_id="MinAtar/Breakout-v1", network="minatar", num_envs_per_actor=64,
+                                   max_queue_size=8, target_return=None, lstm_size=128,
+                                   learner=minatar_config()),
+    # The T-maze memory task (actors/tmaze.py): with the LSTM (the preset's default) the return goes to +1;
+    # `--use-lstm false` gives the feed-forward agent, whose best possible expected return is 0. A 64-wide core
+    # and CartPole's learner values, as for `--preset cartpole --use-lstm`.
+    "memory": lambda: TrainConfig(env_id="vtrax/TMaze-v0", network="mlp", hidden_sizes=(64,), use_lstm=True,
+                                  lstm_size=64, num_envs_per_actor=64, max_queue_size=8, target_return=0.9,
+                                  max_seconds=300.0, learner=cartpole_config()),
 }
 
 

@@ -13,6 +13,7 @@ Two presets:
   so those numbers mean what they meant there.
 - `cartpole_config()`: tuned for speed and robustness to actor lag on
   CartPole-v1 (see `cartpole_config`).
+- `minatar_config()`: MinAtar's five games (see `minatar_config`).
 """
 
 from __future__ import annotations
@@ -185,6 +186,30 @@ def atari_config(**overrides: Any) -> LearnerConfig:
         max_gradient_norm=40.0, lr_decay=True, total_updates=ATARI_TOTAL_UPDATES,
         entropy_cost=0.01, baseline_cost=0.5, clip_rho_threshold=1.0, clip_pg_rho_threshold=1.0,
         lambda_=1.0, reward_clipping="abs_one", baseline="vtrace", loss_reduction="sum",
+        publish_period_updates=1, checkpoint_period_s=30.0)
+    values.update(overrides)
+    return LearnerConfig(**values)
+
+
+def minatar_config(**overrides: Any) -> LearnerConfig:
+    """MinAtar values (for `make_network("minatar", A)`), chosen for short runs on a few CPU cores.
+
+    - Adam at 5e-4 (the step size most MinAtar agents use, e.g. PPO's): on
+      Breakout, 90 s runs (one seed each, 2 shared cores, 2026-12-02) reached a
+      mean return of 4.7 after 1.1M frames with it, while RMSProp stayed near
+      the random policy's 0.5 (lr 1e-3, eps 0.01: 1.3M frames; lr 5e-4, eps 1e-5:
+      0.6M frames). With the preset's short queue actors lag ~3 versions, where
+      Adam stays stable here (CartPole's collapse needed longer lags).
+    - Rewards unclipped: MinAtar's rewards are already 0 or 1 per event (as the
+      paper trains them), so returns and targets stay the game's score.
+    - Batch 32 x unroll 20, discount 0.99, entropy 0.01, baseline 0.5, mean
+      reduction: IMPALA's Atari values with CartPole's loss reduction.
+    - No learning-rate decay: runs are stopped by time or frames, not a schedule.
+    """
+    values: dict[str, Any] = dict(
+        batch_size=32, unroll_length=20, discount=0.99, learning_rate=5e-4, optimizer="adam", adam_eps=1e-8,
+        max_gradient_norm=40.0, entropy_cost=0.01, baseline_cost=0.5, lambda_=1.0,
+        reward_clipping="none", baseline="vtrace", loss_reduction="mean",
         publish_period_updates=1, checkpoint_period_s=30.0)
     values.update(overrides)
     return LearnerConfig(**values)

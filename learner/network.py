@@ -25,7 +25,7 @@ import jax.numpy as jnp
 
 from vtrax import nets
 
-NETWORK_KINDS = ("mlp", "dueling_mlp", "impala_deep", "impala_shallow")
+NETWORK_KINDS = ("mlp", "dueling_mlp", "impala_deep", "impala_shallow", "minatar")
 Q_NETWORK_KINDS = ("dueling_mlp",)
 """Kinds whose `apply` returns (q-values [T, B, A], max_a q [T, B]) instead of (logits, value)."""
 
@@ -43,7 +43,7 @@ class AgentNetwork(NamedTuple):
       initial_state: `initial_state(batch_size) -> core_state` (None if feed-forward).
       num_actions: size A of the action set.
       is_recurrent: whether the network has an LSTM core.
-      kind: 'mlp', 'impala_deep' or 'impala_shallow'.
+      kind: 'mlp', 'impala_deep', 'impala_shallow' or 'minatar'.
       description: JSON-able dict naming the architecture (stored in checkpoints).
     """
 
@@ -63,8 +63,10 @@ def make_network(kind: str, num_actions: int, *, hidden_sizes: Sequence[int] = (
 
     Args:
       kind: 'mlp' (vector observations, e.g. CartPole), 'dueling_mlp' (a dueling Q network for
-        vector observations: `apply` returns q-values and their max) or 'impala_deep' /
-        'impala_shallow' (IMPALA's Atari torsos; uint8 frames are scaled to [0, 1]).
+        vector observations: `apply` returns q-values and their max), 'impala_deep' /
+        'impala_shallow' (IMPALA's Atari torsos; uint8 frames are scaled to [0, 1]),
+        or 'minatar' (MinAtar's one-conv torso for 10x10xC 0/1 grids, `nets.MinAtarTorso`,
+        with the IMPALA heads and optional LSTM).
       num_actions: number of discrete actions A.
       hidden_sizes: MLP layer widths ('mlp' only).
       use_lstm: add an LSTM core after the torso.
@@ -103,7 +105,7 @@ def make_network(kind: str, num_actions: int, *, hidden_sizes: Sequence[int] = (
             return _feed_forward(lambda: nets.PolicyValueMLP(num_actions, hidden_sizes=tuple(hidden_sizes)),
                                  kind, num_actions, description)
         return _feed_forward(lambda: _SeparateMLPs(num_actions, tuple(hidden_sizes)), kind, num_actions, description)
-    torso = kind.split("_", 1)[1]
+    torso = kind.split("_", 1)[1] if kind.startswith("impala_") else kind
     if not use_lstm:
         return _feed_forward(lambda: nets.ImpalaNet(num_actions, torso=torso), kind, num_actions, description)
     description.update(lstm_size=int(lstm_size), prev_action_reward=bool(prev_action_reward))

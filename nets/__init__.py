@@ -16,6 +16,7 @@ from vtrax.nets.errors import (InvalidRNGKeyError, MissingParameterError, Missin
                                ModuleNameError, ModuleOutsideTransformError, ParameterShapeError, UnsupportedStateError)
 from vtrax.nets.layer_norm import LayerNorm
 from vtrax.nets.linear import Linear
+from vtrax.nets.minatar_torso import MinAtarTorso
 from vtrax.nets.mlp import MLP
 from vtrax.nets.module import Module
 from vtrax.nets.pooling import AvgPool, MaxPool, avg_pool, max_pool
@@ -36,7 +37,8 @@ __all__ = [
     # recurrent
     "RNNCore", "LSTM", "LSTMState", "GRU", "ResetCore", "dynamic_unroll", "static_unroll",
     # agent networks
-    "PolicyValueMLP", "DuelingMLP", "RecurrentMLPNet", "ImpalaDeepTorso", "ImpalaShallowTorso", "ImpalaNet", "ResidualBlock",
+    "PolicyValueMLP", "DuelingMLP", "RecurrentMLPNet", "ImpalaDeepTorso", "ImpalaShallowTorso", "ImpalaNet",
+    "ResidualBlock", "MinAtarTorso",
     # submodules and errors
     "initializers", "errors", "ModuleOutsideTransformError", "MissingRNGError", "InvalidRNGKeyError",
     "ParameterShapeError", "MissingParameterError", "MissingStateError", "UnsupportedStateError",

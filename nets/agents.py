@@ -1,8 +1,8 @@
 """The agent networks the service trains; each returns `(policy_logits [..., A], value [...])`.
 
 - `PolicyValueMLP`: vector observations [..., D] -> MLP torso -> policy and value heads.
-- `ImpalaNet`: Atari frames [..., 84, 84, C] -> IMPALA deep or shallow torso ->
-  optional LSTM core -> heads (Espeholt et al. 2018, https://arxiv.org/abs/1802.01561).
+- `ImpalaNet`: Atari frames [..., 84, 84, C] -> IMPALA deep or shallow torso (or
+  MinAtar grids [..., 10, 10, C] -> `MinAtarTorso`) -> optional LSTM core -> heads (Espeholt et al. 2018, https://arxiv.org/abs/1802.01561).
 - `RecurrentMLPNet`: vector observations [..., D] -> MLP torso -> LSTM core -> heads.
 
 A recurrent core may also read the previous action (one-hot) and reward, as
@@ -32,13 +32,14 @@ import jax.numpy as jnp
 
 from vtrax.nets.linear import Linear
 from vtrax.nets.mlp import MLP
+from vtrax.nets.minatar_torso import MinAtarTorso
 from vtrax.nets.module import Module
 from vtrax.nets.recurrent import LSTM, LSTMState, ResetCore, dynamic_unroll
 from vtrax.nets.torsos import ImpalaDeepTorso, ImpalaShallowTorso
 
 __all__ = ["PolicyValueMLP", "RecurrentMLPNet", "ImpalaDeepTorso", "ImpalaShallowTorso", "ImpalaNet", "TORSOS"]
 
-TORSOS = {"deep": ImpalaDeepTorso, "shallow": ImpalaShallowTorso}
+TORSOS = {"deep": ImpalaDeepTorso, "shallow": ImpalaShallowTorso, "minatar": MinAtarTorso}
 
 
 def _check_positive(value: int, what: str, owner: str) -> int:
@@ -85,7 +86,7 @@ class ImpalaNet(Module):
                  prev_action_reward: bool = False, name: Optional[str] = None):
         """Args:
           num_actions: size of the discrete action space A.
-          torso: "deep" (ResNet) or "shallow".
+          torso: "deep" (ResNet), "shallow" or "minatar" (10x10 grids; nets/minatar_torso.py).
           use_lstm: put an LSTM core between torso and heads.
           lstm_size: LSTM hidden size.
           prev_action_reward: the LSTM also reads one_hot(a_{t-1}) and r_{t-1} (use_lstm only).
@@ -148,7 +149,7 @@ class ImpalaNet(Module):
           `((logits [T, B, A], value [T, B]), final_state)`; feed-forward nets
           ignore `should_reset` and return `state` unchanged.
         """
-        features = self.torso(observation)  # [T, B, 256]
+        features = self.torso(observation)  # [T, B, 256] (128 for the MinAtar torso)
         if not self.use_lstm:
             return self._heads(features), state
         return _unroll_core(self, features, should_reset, state, prev_action, prev_reward)

@@ -88,11 +88,11 @@ def test_each_package_is_installed_under_vtrax(package):
     assert f'"vtrax.{package}" = "{package}"' in text
 
 
-# Modules slow or heavy to import (JAX, Ray, TensorFlow via Reverb, gRPC servers, video and Atari
-# libraries), and the vtrax packages that load them: the only imports allowed inside functions, where
+# Modules slow or heavy to import (JAX, Ray, TensorFlow via Reverb, gRPC servers, video, Atari and
+# MinAtar libraries, matplotlib: minatar imports matplotlib, seaborn and pandas, ~1 s), and the vtrax packages that load them: the only imports allowed inside functions, where
 # they keep `vtrax --help`, `vtrax doctor` and the chosen subcommand's start-up free of what it never uses.
 HEAVY = ("jax", "optax", "ray", "reverb", "tensorflow", "grpc", "grpc_tools", "cv2", "PIL", "ale_py", "gymnasium",
-         "tensorboardX", "orbax", "imageio", "yaml", "vtrax")
+         "tensorboardX", "orbax", "imageio", "yaml", "minatar", "matplotlib", "vtrax")
 
 
 def test_function_local_imports_only_defer_heavy_modules():

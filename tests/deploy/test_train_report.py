@@ -73,9 +73,9 @@ def test_every_network_and_lstm_combination_runs_or_is_refused_naming_one_that_w
 
     from vtrax.deploy.config import check_fits
 
-    for network in ("mlp", "impala_deep", "impala_shallow"):
+    for network in ("mlp", "impala_deep", "impala_shallow", "minatar"):
         for use_lstm in (False, True):
-            for shape in ((4,), (84, 84, 4)):
+            for shape in ((4,), (84, 84, 4), (10, 10, 4)):
                 config = dataclasses.replace(preset("cartpole"), network=network, use_lstm=use_lstm)
                 if (network == "mlp") == (len(shape) == 1):
                     check_fits(config, shape)
@@ -83,6 +83,9 @@ def test_every_network_and_lstm_combination_runs_or_is_refused_naming_one_that_w
                 with pytest.raises(ValueError, match="with or without --use-lstm") as info:
                     check_fits(config, shape)
                 assert str(info.value).count(";") == 1 and "\n" not in str(info.value)
+    minatar_on_mlp = dataclasses.replace(preset("cartpole"), env_id="MinAtar/Breakout-v1")
+    with pytest.raises(ValueError, match=r"gives shape \(10, 10, 4\); pass --preset minatar \(or --network minatar\)"):
+        check_fits(minatar_on_mlp, (10, 10, 4))
 
 
 def test_every_renderer_reads_the_one_report(tmp_path: Path):

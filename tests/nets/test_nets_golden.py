@@ -90,6 +90,8 @@ CASES = {
         "ImpalaNet(6, torso='shallow', use_lstm=True, prev_action_reward=True).unroll on u8[3, 2, 84, 84, 4]",
         _impala_unroll_prev, [spec((3, 2, 84, 84, 4), u8), spec((3, 2), jnp.bool_), spec((3, 2), s32),
                               spec((3, 2), f32)]),
+    "impala_net_minatar": ("ImpalaNet(num_actions=3, torso='minatar') on u8[2, 10, 10, 4] (MinAtar Breakout)",
+                           lambda x: nets.ImpalaNet(3, torso="minatar")(x), [spec((2, 10, 10, 4), u8)]),
     "recurrent_mlp_net": ("RecurrentMLPNet(2, lstm_size=32).unroll on f32[3, 16, 4] (CartPole)",
                           _recurrent_mlp_unroll, [spec((3, 16, 4), f32), spec((3, 16), jnp.bool_),
                                                   spec((3, 16), s32), spec((3, 16), f32)]),
