@@ -221,7 +221,7 @@ AGENT_PRESETS = {
 
 
 def preset(name: str, agent: str = "impala") -> TrainConfig:
-    """The preset `name` for `agent` (every agent has 'cartpole'; IMPALA also 'atari')."""
+    """The preset `name` for `agent`: every agent has 'cartpole'; IMPALA also the rest of PRESETS."""
     if (agent, name) in AGENT_PRESETS:
         return AGENT_PRESETS[(agent, name)]()
     if agent == "impala" and name in PRESETS:
