@@ -12,6 +12,9 @@ from vtrax.replay.lazy_exports import lazy_exports
 _LAZY = {
     "ActionChoice": "vtrax.actors.policy", "make_select_action": "vtrax.actors.policy",
     "make_recurrent_select_action": "vtrax.actors.policy",
+    "apex_epsilons": "vtrax.actors.epsilon_greedy",
+    "make_epsilon_greedy_select_action": "vtrax.actors.epsilon_greedy",
+    "make_recurrent_epsilon_greedy_select_action": "vtrax.actors.epsilon_greedy", "NullAdder": "vtrax.actors.actor",
     "Actor": "vtrax.actors.actor", "ActorConfig": "vtrax.actors.actor", "Adder": "vtrax.actors.actor",
     "ParameterSource": "vtrax.actors.actor", "LocalParameterSource": "vtrax.actors.param_source",
 }

@@ -38,6 +38,16 @@ class Adder(Protocol):
     def close(self) -> None: ...
 
 
+class NullAdder:
+    """An `Adder` that writes nothing: the evaluator acts without feeding replay."""
+
+    def append(self, step: dict[str, np.ndarray]) -> None:
+        del step
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+
 @dataclass(frozen=True)
 class ActorConfig:
     """How one actor acts."""

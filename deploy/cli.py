@@ -31,6 +31,7 @@ BENCH_TARGETS: dict[str, tuple[str, str]] = {
     "nets": ("vtrax.deploy.bench.nets", "IMPALA deep net and MLP forward / forward+backward."),
     "replay": ("vtrax.deploy.bench.replay", "Reverb write/sample throughput vs a one-env-per-writer baseline."),
     "learner": ("vtrax.deploy.bench.learner", "Learner updates/s and frames/s on synthetic batches."),
+    "priorities": ("vtrax.deploy.bench.priorities", "DQN learner updates/s with and without priority write-back."),
     "e2e": ("vtrax.deploy.bench.e2e", "End-to-end CartPole: seconds/frames to target, frames/s, peak PSS."),
     "serve": ("vtrax.deploy.bench.serve", "vtrax serve under N concurrent local clients: throughput, p50/p99 latency."),
     "chaos": ("vtrax.deploy.bench.chaos", "SIGKILL actor, learner, Reverb and driver of a run; time the recovery."),

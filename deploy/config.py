@@ -13,20 +13,29 @@ from typing import Any
 
 from vtrax.deploy.continuous_presets import classic_continuous_learner, mujoco_learner
 from vtrax.learner.config import LearnerConfig, atari_config, cartpole_config, minatar_config
+from vtrax.learner.dqn_config import DQNConfig
 from vtrax.learner.network import NETWORK_KINDS
 
 LAUNCHERS = ("ray", "local")
 CONTINUOUS_POLICIES = ("gaussian", "squashed_gaussian")
+AGENT_NAMES = ("impala", "dqn", "r2d2")
+"""The `--agent` choices; deploy/agents builds each (tests check the two lists agree)."""
+VECTOR_NETWORKS = ("mlp", "dueling_mlp")
 
 
 @dataclasses.dataclass(frozen=True)
 class TrainConfig:
     """One training run: environment, actors, replay, limits, and the learner."""
 
+    agent: str = "impala"
+    """The algorithm: 'impala' (V-trace on a FIFO queue), 'dqn' (Ape-X: n-step double Q-learning on a
+    prioritised table) or 'r2d2' (LSTM Q network on stored sequences); dqn and r2d2 run an evaluator whose
+    greedy returns are the run's."""
     env_id: str = "CartPole-v1"
     """Gymnasium id: classic control as is, ALE/<Game>-v5 with Atari preprocessing, or MinAtar/<Game>-v1."""
     network: str = "mlp"
-    """Agent network: 'mlp' (vector observations), 'impala_deep' or 'impala_shallow' (Atari), 'minatar' (MinAtar)."""
+    """Agent network: 'mlp' (vector observations), 'dueling_mlp' (DQN's Q network), 'impala_deep' or
+    'impala_shallow' (Atari), 'minatar' (MinAtar)."""
     hidden_sizes: tuple[int, ...] = (64, 64)
     """MLP torso layer sizes (mlp network only)."""
     use_lstm: bool = False
@@ -80,8 +89,12 @@ class TrainConfig:
     eval and serve)."""
     learner: LearnerConfig = dataclasses.field(default_factory=cartpole_config)
     """The learner's hyperparameters."""
+    dqn: DQNConfig = dataclasses.field(default_factory=DQNConfig)
+    """The DQN family's hyperparameters (read only by --agent dqn)."""
 
     def __post_init__(self) -> None:
+        if self.agent not in AGENT_NAMES:
+            raise ValueError(f"agent must be one of {AGENT_NAMES}, got {self.agent!r}; pass e.g. --agent dqn")
         if self.launcher not in LAUNCHERS:
             raise ValueError(f"launcher must be one of {LAUNCHERS}, got {self.launcher!r}")
         if self.launcher == "local" and self.address:
@@ -119,6 +132,7 @@ class TrainConfig:
     def from_dict(cls, values: dict[str, Any]) -> "TrainConfig":
         values = dict(values)
         values["learner"] = LearnerConfig.from_dict(values.get("learner", {}))
+        values["dqn"] = DQNConfig.from_dict(values.get("dqn", {}))
         values["hidden_sizes"] = tuple(values.get("hidden_sizes", (64, 64)))
         known = {field.name for field in dataclasses.fields(cls)}
         unknown = sorted(set(values) - known)
@@ -139,7 +153,7 @@ def network_options(config: TrainConfig, spec: Any = None) -> dict[str, Any]:
                       "normalize_observations": config.normalize_observations}
         if config.continuous_policy == "squashed_gaussian":
             continuous.update(action_low=spec.action_low, action_high=spec.action_high)
-    if config.network == "mlp":
+    if config.network in VECTOR_NETWORKS:
         return {"hidden_sizes": tuple(config.hidden_sizes), **lstm, **continuous}
     return {**lstm, **continuous}
 
@@ -165,14 +179,14 @@ def check_fits(config: TrainConfig, observation_shape: tuple[int, ...], spec: An
                          f"Gaussian mlp policy on vector observations, but this run has observation shape "
                          f"{tuple(observation_shape)} and use_lstm={config.use_lstm}; choose a state-vector env (e.g. "
                          "HalfCheetah-v5, Pendulum-v1) with --network mlp and without --use-lstm")
-    if config.network != "mlp" and len(observation_shape) != 3:
+    if config.network not in VECTOR_NETWORKS and len(observation_shape) != 3:
         raise ValueError(f"network {config.network!r} needs image observations [H, W, C], but {config.env_id} "
                          f"gives shape {tuple(observation_shape)}; pass --network mlp (or --preset cartpole, with "
                          "or without --use-lstm)")
-    if config.network == "mlp" and len(observation_shape) != 1:
+    if config.network in VECTOR_NETWORKS and len(observation_shape) != 1:
         fix = ("--preset minatar (or --network minatar)" if config.env_id.startswith("MinAtar/") else
                "--network impala_deep or impala_shallow (or --preset atari)")
-        raise ValueError(f"network 'mlp' needs vector observations [D], but {config.env_id} gives shape "
+        raise ValueError(f"network {config.network!r} needs vector observations [D], but {config.env_id} gives shape "
                          f"{tuple(observation_shape)}; pass {fix}, with or without --use-lstm")
     cores = os.cpu_count() or 1
     if not config.address and config.num_actors > MAX_LOCAL_ACTORS_PER_CORE * cores:
@@ -221,8 +235,35 @@ PRESETS = {
 }
 
 
-def preset(name: str) -> TrainConfig:
-    try:
+AGENT_PRESETS = {
+    # Ape-X DQN on CartPole (BENCHMARKS.md, agents): the evaluator's greedy return is the run's return.
+    # lr 1e-3 with the target copied every 100 updates overestimated (mean Q above the 1/(1-gamma) = 100
+    # bound) and collapsed after reaching ~250; 5e-4 and every 500 updates reached 475 at 95 s.
+    ("dqn", "cartpole"): lambda: TrainConfig(
+        agent="dqn", env_id="CartPole-v1", network="dueling_mlp", hidden_sizes=(64, 64), target_return=475.0,
+        stop_at_target=True, max_seconds=300.0, num_envs_per_actor=16, param_refresh_period_unrolls=1,
+        learner=LearnerConfig(batch_size=64, unroll_length=8, discount=0.99, learning_rate=5e-4,
+                              optimizer="adam", max_gradient_norm=10.0, entropy_cost=0.0, baseline_cost=0.0),
+        dqn=DQNConfig(n_step=3, target_update_period_updates=500, samples_per_insert=4.0, min_replay_size=100,
+                      max_replay_size=5_000)),
+    # R2D2 on CartPole: a 64-wide LSTM (see the IMPALA preset's note on CPU cost), sequences of 4 + 16 + 1 steps.
+    ("r2d2", "cartpole"): lambda: TrainConfig(
+        agent="r2d2", env_id="CartPole-v1", network="mlp", hidden_sizes=(64,), use_lstm=True, lstm_size=64,
+        target_return=475.0, stop_at_target=True, max_seconds=300.0, num_envs_per_actor=16,
+        learner=LearnerConfig(batch_size=32, unroll_length=8, discount=0.99, learning_rate=1e-3,
+                              optimizer="adam", max_gradient_norm=10.0, entropy_cost=0.0, baseline_cost=0.0),
+        dqn=DQNConfig(n_step=3, target_update_period_updates=100, importance_sampling_exponent=0.6,
+                      samples_per_insert=2.0, min_replay_size=20, max_replay_size=2_000, burn_in_steps=4,
+                      trace_length=16, sequence_period_steps=8, max_priority_weight=0.9)),
+}
+
+
+def preset(name: str, agent: str = "impala") -> TrainConfig:
+    """The preset `name` for `agent`: every agent has 'cartpole'; IMPALA also the rest of PRESETS."""
+    if (agent, name) in AGENT_PRESETS:
+        return AGENT_PRESETS[(agent, name)]()
+    if agent == "impala" and name in PRESETS:
         return PRESETS[name]()
-    except KeyError:
-        raise ValueError(f"unknown preset {name!r}; choose one of {sorted(PRESETS)}") from None
+    names = sorted([preset_name for agent_name, preset_name in AGENT_PRESETS if agent_name == agent]
+                   if agent != "impala" else PRESETS)
+    raise ValueError(f"unknown preset {name!r} for agent {agent!r}; choose one of {names}")

@@ -15,15 +15,15 @@ from typing import Any, Callable, Iterable, Mapping
 import jax
 import numpy as np
 
-from vtrax.learner.batch import check_batch, select_batch_keys
 from vtrax.learner.checkpoint import CheckpointWriter, restore_checkpoint
-from vtrax.learner.config import LearnerConfig, frames_per_update
+from vtrax.learner.config import LearnerConfig
+from vtrax.learner.core import LearnerCore, impala_core
 from vtrax.learner.network import AgentNetwork
-from vtrax.learner.state import TrainingState, host_copy, init_state, replicate
-from vtrax.learner.update import METRIC_NAMES, make_update
+from vtrax.learner.state import TrainingState, host_copy, replicate
 
 Publish = Callable[[int, Any], None]
 MetricsCallback = Callable[[dict[str, float]], None]
+PrioritiesCallback = Callable[[np.ndarray, Any], None]
 
 CHECKPOINT_SUBDIR = "checkpoints"
 
@@ -48,12 +48,18 @@ class Learner:
       metrics_callback: called once per update with host floats.
       observation_example: `[T, B, *obs_shape]` array fixing the input shape;
         if None, the first batch is read from `batch_iterator` for it.
+      core: the agent's learner numerics (default: IMPALA's, `impala_core`).
+      priorities_callback: called as `callback(keys [D * B/D] uint64, priorities)`
+        after each update whose core returns priorities; `priorities` is still
+        a device array, so converting it (and writing it) is the callback's
+        business, off this loop's critical path.
     """
 
     def __init__(self, config: LearnerConfig, network: AgentNetwork, batch_iterator: Iterable[Mapping[str, Any]],
                  publish: Publish, *, logdir: str | None = None, stop_event: threading.Event | None = None,
                  num_devices: int | None = None, metrics_callback: MetricsCallback | None = None,
-                 observation_example: Any = None):
+                 observation_example: Any = None, core: LearnerCore | None = None,
+                 priorities_callback: PrioritiesCallback | None = None):
         self._config = config
         self._network = network
         self._iterator = iter(batch_iterator)
@@ -62,6 +68,7 @@ class Learner:
         self._stop_event = stop_event or threading.Event()
         self._num_devices = num_devices or jax.local_device_count()
         self._metrics_callback = metrics_callback
+        self._priorities_callback = priorities_callback
         self._pending: Mapping[str, Any] | None = None
         if observation_example is None:
             self._pending = next(self._iterator)
@@ -69,8 +76,8 @@ class Learner:
             observation_example = np.swapaxes(np.asarray(self._pending["observation"])[0, :, :1], 0, 1)
         self._observation_example = observation_example
         init_rng, self._rng = jax.random.split(jax.random.PRNGKey(config.seed))
-        self._state = replicate(init_state(config, network, observation_example, init_rng), self._num_devices)
-        self._update = make_update(config, network, num_devices=self._num_devices, stack_metrics=True)
+        self._core = core or impala_core(config, network, num_devices=self._num_devices)
+        self._state = replicate(self._core.init(init_rng, observation_example), self._num_devices)
         self._num_frames = 0
         self._num_skipped = 0
         self.unreadable_checkpoints: tuple[str, ...] = ()  # newer checkpoints `restore` had to skip
@@ -96,7 +103,7 @@ class Learner:
 
     @property
     def num_frames(self) -> int:
-        """Agent steps consumed: batch_size * unroll_length per update step, skipped ones included."""
+        """Agent steps consumed (IMPALA: batch_size * unroll_length per update step), skipped ones included."""
         return self._num_frames
 
     @property
@@ -125,11 +132,16 @@ class Learner:
         start = time.perf_counter()
         batch = self._next_batch()
         fetched = time.perf_counter()
-        self._state, device_metrics = self._update(self._state, batch)  # metrics: [D, len(METRIC_NAMES)]
+        # metrics: [D, len(metric_names)]; priorities: [D, B/D] or None
+        self._state, device_metrics, priorities = self._core.update(self._state,
+                                                                    self._core.select_batch_keys(batch))
+        if priorities is not None and self._priorities_callback is not None:
+            # NOTE: no transfer here: the callback gets the device array and fetches it on its own thread.
+            self._priorities_callback(np.asarray(batch["info/key"]).reshape(-1), priorities)
         # NOTE: synchronisation point: the metrics come back as one small array, one transfer.
-        metrics = dict(zip(METRIC_NAMES, np.asarray(device_metrics)[0].tolist()))
+        metrics = dict(zip(self._core.metric_names, np.asarray(device_metrics)[0].tolist()))
         done = time.perf_counter()
-        self._num_frames += frames_per_update(self._config)
+        self._num_frames += self._core.frames_per_update
         if metrics["skipped"]:
             self._on_skipped(metrics)
         else:
@@ -246,9 +258,9 @@ class Learner:
     def _next_batch(self) -> dict[str, Any]:
         batch, self._pending = (self._pending, None) if self._pending is not None else (next(self._iterator), None)
         if not self._checked_batch:
-            check_batch(batch, self._config, self._network, self._num_devices)
+            self._core.check_batch(batch, self._num_devices)
             self._checked_batch = True
-        return select_batch_keys(batch, self._network)
+        return batch
 
     def _on_skipped(self, metrics: dict[str, float]) -> None:
         self._num_skipped += 1

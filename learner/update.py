@@ -122,17 +122,30 @@ def make_update(config: LearnerConfig, network: AgentNetwork, *, num_devices: in
     if config.batch_size % num_devices:
         raise ValueError(f"batch_size {config.batch_size} does not divide evenly over {num_devices} devices; "
                          f"choose a batch_size that is a multiple of {num_devices}")
-    if num_devices == 1 and not force_pmap:
-        step = _maybe_stacked(make_update_step(config, network, axis_name=None), stack_metrics)
+    return compile_over_devices(
+        lambda name: _maybe_stacked(make_update_step(config, network, axis_name=name), stack_metrics),
+        num_devices=num_devices, axis_name=axis_name, force_pmap=force_pmap)
 
-        def single_device(state: TrainingState, batch: Batch) -> tuple[TrainingState, Metrics]:
+
+def compile_over_devices(make_step: Callable[[str | None], Callable], *, num_devices: int,
+                         axis_name: str = "devices", force_pmap: bool = False) -> Callable:
+    """Compile a per-device `step(state, batch) -> outputs` over `num_devices` local devices.
+
+    `make_step(axis_name)` builds the step; it gets None for the single-device
+    jit (no collectives) and `axis_name` under `jax.pmap`. Every input and
+    output leaf has a leading device axis; the state (argument 0) is donated.
+    """
+    if num_devices == 1 and not force_pmap:
+        step = make_step(None)
+
+        def single_device(state: Any, batch: Batch) -> Any:
             drop, add = (lambda x: x[0]), (lambda x: x[None])
-            new_state, metrics = step(jax.tree_util.tree_map(drop, state), jax.tree_util.tree_map(drop, batch))
-            return jax.tree_util.tree_map(add, (new_state, metrics))
+            outputs = step(jax.tree_util.tree_map(drop, state), jax.tree_util.tree_map(drop, batch))
+            return jax.tree_util.tree_map(add, outputs)
 
         return jax.jit(single_device, donate_argnums=(0,))
-    step = _maybe_stacked(make_update_step(config, network, axis_name=axis_name), stack_metrics)
-    return jax.pmap(step, axis_name=axis_name, devices=jax.local_devices()[:num_devices], donate_argnums=(0,))
+    return jax.pmap(make_step(axis_name), axis_name=axis_name, devices=jax.local_devices()[:num_devices],
+                    donate_argnums=(0,))
 
 
 def _maybe_stacked(step: UpdateFn, stack_metrics: bool) -> UpdateFn:

@@ -12,6 +12,8 @@ without Reverb.
 from __future__ import annotations
 
 from vtrax.replay.lazy_exports import lazy_exports
+from vtrax.replay.nstep import n_step_transition, transition_step_spec
+from vtrax.replay.priority_writer import PriorityWriter
 from vtrax.replay.process import ReplayServerError, ReplayServerProcess
 from vtrax.replay.sequences import SequenceBuffer, split_slabs, to_device_batch
 from vtrax.replay.specs import CORE_STATE_PREFIX, FieldSpec, field_spec, impala_step_spec, step_nbytes
@@ -27,6 +29,7 @@ _LAZY = {
     "ReplayServer": "vtrax.replay.server",
     "serve": "vtrax.replay.server_main",
     "SequenceAdder": "vtrax.replay.adder",
+    "NStepAdder": "vtrax.replay.nstep_adder",
     "ReplayConnectionError": "vtrax.replay.adder",
     "AdderClosedError": "vtrax.replay.adder",
     "ReplayDataset": "vtrax.replay.dataset",
@@ -37,8 +40,8 @@ _LAZY = {
 
 __all__ = [
     "CORE_STATE_PREFIX", "DEFAULT_CHECKPOINT_PERIOD_S", "FieldSpec", "PRIORITIZED", "QUEUE", "TABLE_KINDS",
-    "UNIFORM", "ReplayServerError", "ReplayServerProcess", "SequenceBuffer", "TableConfig", "field_spec",
-    "impala_step_spec", "split_slabs", "step_nbytes", "to_device_batch", *_LAZY,
+    "UNIFORM", "PriorityWriter", "ReplayServerError", "ReplayServerProcess", "SequenceBuffer", "TableConfig", "field_spec",
+    "impala_step_spec", "n_step_transition", "split_slabs", "step_nbytes", "to_device_batch", "transition_step_spec", *_LAZY,
 ]
 
 __getattr__, __dir__ = lazy_exports(__name__, globals(), _LAZY)

@@ -57,6 +57,11 @@ class SequenceAdder:
       step_spec: `{field: FieldSpec}` of one env's step, e.g. `replay.impala_step_spec(...)`.
       num_envs: environments per vector step (axis 0 of every appended array).
       unroll_length: T; an item holds T + 1 steps and a new one starts every T steps.
+      item_length: steps per item instead of T + 1 (1: every step is an item, e.g. n-step transitions).
+      period_steps: a new item every this many steps instead of every T.
+      max_in_flight_items: `append` returns once at most this many items wait for the
+        server's confirmation (0: every item is confirmed before `append` returns).
+        Items of one step each (n-step transitions) are too small to pay a round trip each.
       priority: priority of new items (prioritised tables; the learner updates it).
       connect_timeout_s: how long the constructor waits for the server to come up.
       retry_timeout_s: how long an outage may last before `append` raises
@@ -64,7 +69,8 @@ class SequenceAdder:
     """
 
     def __init__(self, address: str, table: str, step_spec: Mapping[str, FieldSpec], num_envs: int,
-                 unroll_length: int, *, priority: float = 1.0, connect_timeout_s: float = 300.0,
+                 unroll_length: int, *, item_length: int | None = None, period_steps: int | None = None,
+                 max_in_flight_items: int = 0, priority: float = 1.0, connect_timeout_s: float = 300.0,
                  retry_timeout_s: float = 600.0):
         if int(num_envs) < 1 or int(unroll_length) < 1:
             raise ValueError(f"num_envs and unroll_length must be >= 1, got num_envs={num_envs}, "
@@ -72,6 +78,9 @@ class SequenceAdder:
         self._address, self._table = address, table
         self._spec = check_step_spec(step_spec)
         self._num_envs, self._unroll_length = int(num_envs), int(unroll_length)
+        self._item_length = int(item_length) if item_length else self._unroll_length + 1
+        self._period_steps = int(period_steps) if period_steps else self._unroll_length
+        self._max_in_flight_items = int(max_in_flight_items)
         self._priority = float(priority)
         self._retry_timeout_s = float(retry_timeout_s)
         self._expected = {name: ((self._num_envs, *spec.shape), np.dtype(spec.dtype))
@@ -79,7 +88,7 @@ class SequenceAdder:
         self._client = reverb.Client(address)
         infos = wait_for_server(self._client, address, timeout_s=connect_timeout_s, who="adder")
         self._check_table(infos)
-        self._writer = self._client.trajectory_writer(num_keep_alive_refs=self._unroll_length + 1,
+        self._writer = self._client.trajectory_writer(num_keep_alive_refs=self._item_length,
                                                       validate_items=False)
         self._lock = threading.Lock()
         self._closing = threading.Event()
@@ -119,12 +128,12 @@ class SequenceAdder:
                                        "create a new adder")
             self._writer.append(slab)
             self._steps += 1
-            if self._steps > self._unroll_length and (self._steps - 1) % self._unroll_length == 0:
-                length = self._unroll_length + 1
+            if self._steps >= self._item_length and (self._steps - self._item_length) % self._period_steps == 0:
+                length = self._item_length
                 trajectory = {name: self._writer.history[name][-length:] for name in self._spec}
                 self._writer.create_item(self._table, self._priority, trajectory)
                 self._items_created += 1
-                self._flush()
+                self._flush(self._max_in_flight_items)
 
     def flush(self) -> None:
         """Block until every created item is confirmed by the server."""
@@ -151,10 +160,11 @@ class SequenceAdder:
                           "server (queue full or server unreachable); they may be lost", self._table,
                           self._address, self._items_created - self._items_confirmed)
             self._writer.close()
-        leftover = (self._steps - 1) % self._unroll_length if self._steps > self._unroll_length else self._steps
+        leftover = ((self._steps - self._item_length) % self._period_steps if self._steps >= self._item_length
+                    else self._steps)
         if leftover:
             log.info("replay adder for table %r closed: the last %d step(s) did not fill an item of %d steps "
-                     "and were not written", self._table, leftover, self._unroll_length + 1)
+                     "and were not written", self._table, leftover, self._item_length)
 
     def stats(self) -> dict[str, float]:
         """Counters for logs and dashboards.
@@ -196,16 +206,16 @@ class SequenceAdder:
             raise ValueError(f"replay server at {self._address} has no table {self._table!r} (it has "
                              f"{sorted(infos)}); start it with that table or write to one of these")
         actual = signature_of(infos[self._table].signature or {})
-        expected = signature_of(item_signature(self._spec, self._num_envs, self._unroll_length))
+        expected = signature_of(item_signature(self._spec, self._num_envs, self._item_length - 1))
         for name in sorted(set(actual) | set(expected)):
             if actual.get(name) != expected.get(name):
                 raise ValueError(
                     f"table {self._table!r} at {self._address} stores {name!r} as {_describe(actual.get(name))} "
-                    f"but this adder writes {_describe(expected.get(name))} ([unroll_length + 1, num_envs, ...] "
-                    f"with unroll_length={self._unroll_length}, num_envs={self._num_envs}); start the server "
+                    f"but this adder writes {_describe(expected.get(name))} ([item_length, num_envs, ...] "
+                    f"with item_length={self._item_length}, num_envs={self._num_envs}); start the server "
                     f"with the actor's step spec, num_envs and unroll_length")
 
-    def _flush(self) -> None:
+    def _flush(self, in_flight_items: int = 0) -> None:
         """Wait until the server confirms every item; tells backpressure (server up, table full) from an outage.
 
         Reverb's writer reconnects and re-sends unconfirmed items by itself; this
@@ -216,7 +226,7 @@ class SequenceAdder:
         outage_start, probe_interval_s, next_probe = None, _FIRST_PROBE_S, start + _FIRST_PROBE_S
         while True:
             try:
-                self._writer.flush(timeout_ms=_WAIT_SLICE_MS)
+                self._writer.flush(block_until_num_items=in_flight_items, timeout_ms=_WAIT_SLICE_MS)
                 break
             except reverb.DeadlineExceededError:
                 pass
@@ -250,7 +260,7 @@ class SequenceAdder:
         if outage_start is not None:
             self._end_outage(outage_start)
         self._flush_s += time.monotonic() - start
-        self._items_confirmed = self._items_created
+        self._items_confirmed = max(self._items_confirmed, self._items_created - in_flight_items)
 
     def _end_outage(self, outage_start: float) -> None:
         seconds = time.monotonic() - outage_start

@@ -47,6 +47,8 @@ class TableConfig:
     """Prioritised table: sampling probability is proportional to priority ** priority_exponent."""
     max_times_sampled: int = 0
     """Off-policy tables: delete an item after this many samples (0 = never)."""
+    item_length: int = 0
+    """Steps per item; 0: unroll_length + 1 (overlapping unrolls); 1: single n-step transitions (DQN)."""
 
     def __post_init__(self):
         if self.kind not in TABLE_KINDS:
@@ -64,13 +66,15 @@ class TableConfig:
             raise ValueError(f"samples_per_insert must be > 0 or None, got {self.samples_per_insert}")
         if self.priority_exponent < 0:
             raise ValueError(f"priority_exponent must be >= 0, got {self.priority_exponent}")
+        if self.item_length < 0:
+            raise ValueError(f"item_length must be >= 0 (0: unroll_length + 1), got {self.item_length}")
         if self.max_times_sampled < 0:
             raise ValueError(f"max_times_sampled must be >= 0, got {self.max_times_sampled}")
 
     @property
     def sequence_length(self) -> int:
-        """Steps per item: unroll_length + 1."""
-        return self.unroll_length + 1
+        """Steps per item: item_length, or unroll_length + 1 when item_length is 0."""
+        return self.item_length or self.unroll_length + 1
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-safe dict (for the server process's command line)."""

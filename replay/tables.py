@@ -34,7 +34,8 @@ from vtrax.replay.table_config import QUEUE, UNIFORM, TableConfig
 
 
 def item_signature(step_spec: Mapping[str, FieldSpec], num_envs: int, unroll_length: int) -> dict[str, tf.TensorSpec]:
-    """`{field: tf.TensorSpec([unroll_length + 1, num_envs, *shape], dtype)}` of one slab item."""
+    """`{field: tf.TensorSpec([unroll_length + 1, num_envs, *shape], dtype)}` of one slab item
+    (`unroll_length` 0 for single-step items)."""
     lead = (int(unroll_length) + 1, int(num_envs))
     return {name: tf.TensorSpec(lead + tuple(spec.shape), tf.as_dtype(spec.dtype))
             for name, spec in check_step_spec(step_spec).items()}
@@ -42,7 +43,7 @@ def item_signature(step_spec: Mapping[str, FieldSpec], num_envs: int, unroll_len
 
 def build_table(config: TableConfig) -> reverb.Table:
     """The `reverb.Table` that `config` describes."""
-    signature = item_signature(config.step_spec, config.num_envs, config.unroll_length)
+    signature = item_signature(config.step_spec, config.num_envs, config.sequence_length - 1)
     if config.kind == QUEUE:
         # NOTE: Fifo sampler + remover, max_times_sampled=1 and rate_limiters.Queue:
         # a full queue blocks inserts (backpressure) and every item is sampled once.

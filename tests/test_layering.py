@@ -7,7 +7,8 @@ import sys
 import pytest
 
 FORBIDDEN = ("reverb", "ray", "tensorflow")
-CORE_MODULES = ["vtrax.nets", "vtrax.rl_ops", "vtrax.learner.update"]
+CORE_MODULES = ["vtrax.nets", "vtrax.rl_ops", "vtrax.learner.update", "vtrax.learner.dqn_update",
+                "vtrax.learner.dqn_core"]
 
 
 @pytest.mark.parametrize("module", CORE_MODULES)

@@ -12,6 +12,7 @@ from vtrax.deploy.config import PRESETS, TrainConfig, preset
 from vtrax.deploy.flags import add_dataclass_flags, overrides
 from vtrax.deploy.runtime.run_dir import new_run_dir, read_json, write_json_atomic
 from vtrax.learner.config import LearnerConfig
+from vtrax.learner.dqn_config import DQNConfig
 
 START_TIME = time.monotonic()  # module import is the command's start, for seconds_to_target
 START_EPOCH = time.time()
@@ -29,16 +30,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="No live display, only the final summary line (the run directory still fills).")
     add_dataclass_flags(parser, TrainConfig, prefix="train.")
     add_dataclass_flags(parser, LearnerConfig, prefix="learner.", skip=("seed",))
+    add_dataclass_flags(parser, DQNConfig, prefix="dqn.")
 
 
 def resolve_config(args: argparse.Namespace) -> TrainConfig:
     """Preset (or the resumed run's config) with the command line's fields on top."""
-    base = TrainConfig.from_dict(read_json(Path(args.resume) / "config.json")) if args.resume else preset(args.preset)
     train_fields = overrides(args, "train.")
+    if args.resume:
+        base = TrainConfig.from_dict(read_json(Path(args.resume) / "config.json"))
+    else:
+        base = preset(args.preset, agent=train_fields.get("agent", "impala"))
     learner_fields = overrides(args, "learner.")
     seed = train_fields.get("seed", base.seed)
     learner = dataclasses.replace(base.learner, seed=seed, **learner_fields)
-    return dataclasses.replace(base, learner=learner, **train_fields)
+    dqn = dataclasses.replace(base.dqn, **overrides(args, "dqn."))
+    return dataclasses.replace(base, learner=learner, dqn=dqn, **train_fields)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -122,6 +128,10 @@ def _summary_line(summary: dict, run_dir: Path) -> str:
     target = summary["seconds_to_target"]
     reached = f"target {summary['target_return']} reached at {target:.1f}s" if target is not None else "target not reached"
     mean = summary["episode_return_mean_last100"]
+    returns = f"return {'n/a' if mean is None else f'{mean:.1f}'}"
+    if summary.get("return_source") == "evaluator":
+        actors = summary.get("actor_episode_return_mean_last100")
+        returns = f"evaluator {returns} (acting actors {'n/a' if actors is None else f'{actors:.1f}'})"
     return (f"done ({summary['stopped_because']}): {summary['env_frames']:,} frames in {summary['wall_seconds']:.1f}s "
             f"({summary['frames_per_second']:,.0f} frames/s), {summary['learner_updates']:,} updates, "
-            f"return {'n/a' if mean is None else f'{mean:.1f}'}; {reached}; summary: {run_dir / 'summary.json'}")
+            f"{returns}; {reached}; summary: {run_dir / 'summary.json'}")

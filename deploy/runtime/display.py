@@ -17,13 +17,27 @@ def format_block(report: RunReport) -> list[str]:
         f"  env frames   {report.env_frames:>12,}   {report.frames_per_second:>10,.0f} frames/s",
         f"  learner      {report.learner_updates:>12,} updates {report.updates_per_second:>8,.1f} updates/s"
         f"   wait {report.learner_wait_fraction:4.0%}",
-        f"  return       {_num(report.episode_return_mean_last100)} mean last 100"
-        f"   best {_num(report.best_episode_return_mean_last100)}   episodes {report.episodes:,}",
+        f"  return       {_num(report.episode_return_mean_last100)} mean last 100 ({report.return_source})"
+        f"   best {_num(report.best_episode_return_mean_last100)}   episodes {report.episodes:,}"
+        + ("" if report.return_source == "actors"
+           else f"   acting actors {_num(report.actor_episode_return_mean_last100)}"),
         f"  policy lag   {_num(report.policy_lag)} versions   replay queue {queue}",
         "  actors       ms/step " + "  ".join(f"{k} {v:.3f}" for k, v in report.actor_ms_per_step.items())
         + f"   episode length {_num(report.episode_length_mean_last100)}",
         "  loss         " + "  ".join(f"{k} {_num(v)}" for k, v in report.loss.items()),
+        *_q_learning_line(report),
     ]
+
+
+def _q_learning_line(report: RunReport) -> list[str]:
+    """Replay and Q statistics of off-policy agents (nothing for IMPALA)."""
+    metrics = report.learner_metrics
+    if "q_mean" not in metrics:
+        return []
+    ratio = (report.replay_samples / report.replay_inserts) if report.replay_inserts and report.replay_samples else None
+    return [f"  q-learning   q {_num(metrics.get('q_mean'))}   |td| {_num(metrics.get('td_error_abs_mean'))}"
+            f"   priority max {_num(metrics.get('priority_max'))}   samples/insert {_num(ratio)}"
+            f"   target age {metrics.get('target_age_updates', 0):.0f} updates"]
 
 
 def _num(value: Any) -> str:

@@ -26,10 +26,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+from vtrax.deploy.agents import get_agent
 from vtrax.deploy.config import LAUNCHERS, TrainConfig, check_fits
 from vtrax.deploy.runtime.display import Display
 from vtrax.deploy.runtime.errors import ROLE_DIED, StartupTimeout, TrainingError
-from vtrax.deploy.runtime.names import TABLE
 from vtrax.deploy.runtime.report import RunReport, summary_fields
 from vtrax.deploy.runtime.run_dir import RunWriter, read_json, write_json_atomic
 from vtrax.deploy.runtime.supervision import LearnerBook, Watchdog
@@ -53,13 +53,8 @@ def make_launcher(name: str):
 
 
 def replay_table(spec, config: TrainConfig):
-    """The Reverb table of a run: a FIFO queue of unrolls, sized by the config."""
-    from vtrax import replay
-    from vtrax.deploy.runtime.workers import step_spec
-
-    return replay.TableConfig(kind="queue", name=TABLE, step_spec=step_spec(spec, config),
-                              num_envs=config.num_envs_per_actor, unroll_length=config.unroll_length,
-                              max_size=config.max_queue_size)
+    """The Reverb table of a run, as the agent defines it (IMPALA: a FIFO queue of unrolls)."""
+    return get_agent(config.agent).replay_table(config, spec)
 
 
 ACTOR_STAGES = ("env", "inference", "adder", "params")  # actors.Actor.seconds
@@ -118,7 +113,11 @@ class Driver:
         self.frames_offset = int(progress.get("env_frames", 0))
         self.wall_offset = float(progress.get("wall_seconds", 0.0))
         self.episodes = int(progress.get("episodes", 0))
+        self.agent = get_agent(config.agent)
+        # With an evaluator (off-policy agents) `returns` are its episodes and the acting actors' go to
+        # `actor_returns`; without one (IMPALA) the acting actors' are the run's returns.
         self.returns = collections.deque(progress.get("last_returns", []), maxlen=100)
+        self.actor_returns = collections.deque(progress.get("last_actor_returns", []), maxlen=100)
         self.lengths = collections.deque(progress.get("last_lengths", []), maxlen=100)
         self._actor_totals: dict[str, float] = {}
         self.best_mean = progress.get("best_episode_return_mean_last100")
@@ -141,6 +140,7 @@ class Driver:
 
         self.spec = env_spec(self.config.env_id)
         try:
+            self.agent.check(self.config, self.spec)  # first: it names the agent's own fix
             check_fits(self.config, self.spec.observation_shape, self.spec)
         except ValueError as error:
             raise TrainingError(str(error)) from None
@@ -150,10 +150,13 @@ class Driver:
         self.display.message(f"{self.launcher.name} launcher and replay up ({time.monotonic() - self.start_time:.1f}s)")
         self.launcher.start_learner(self.config, self.spec, self.replay_address, str(self.run_dir), self.resume)
         num_actors = self.launcher.start_actors(self.config, self.spec, self.replay_address)
-        self.books = [_ActorBook() for _ in range(num_actors)]
+        # NOTE: the launcher starts the agent's evaluator (if any) after the acting actors, at index num_actors.
+        self.books = [_ActorBook() for _ in range(num_actors + int(self.agent.has_evaluator))]
         self.launcher.wait_learner(timeout_s=self._seconds_left(default=600.0))
-        self.display.message(f"{num_actors} actors x {self.config.num_envs_per_actor} envs started "
-                             f"({time.monotonic() - self.start_time:.1f}s); training")
+        evaluator = (f" + an evaluator x {self.agent.evaluator_num_envs(self.config)} envs"
+                     if self.agent.has_evaluator else "")
+        self.display.message(f"{self.config.agent}: {num_actors} actors x {self.config.num_envs_per_actor} envs"
+                             f"{evaluator} started ({time.monotonic() - self.start_time:.1f}s); training")
 
     def _seconds_left(self, default: float) -> float:
         """What --max-seconds leaves of the run (it covers start-up too)."""
@@ -210,7 +213,7 @@ class Driver:
         if replay_event:
             self.display.message(replay_event)
         now = time.monotonic()
-        frames = self.frames_offset + sum(book.frames for book in self.books)
+        frames = self.frames_offset + sum(book.frames for book in self.acting_books)
         mean_last100 = sum(self.returns) / len(self.returns) if self.returns else None
         if mean_last100 is not None and len(self.returns) == 100:
             self.best_mean = max(self.best_mean or mean_last100, mean_last100)
@@ -226,7 +229,10 @@ class Driver:
             env_frames=frames, frames_per_second=(frames - previous[1]) / seconds,
             learner_updates=learner["updates"], updates_per_second=(learner["updates"] - previous[2]) / seconds,
             episode_return_mean_last100=mean_last100, best_episode_return_mean_last100=self.best_mean,
-            episodes=self.episodes, num_actors=sum(not book.dead for book in self.books),
+            episodes=self.episodes, num_actors=sum(not book.dead for book in self.acting_books),
+            return_source="evaluator" if self.agent.has_evaluator else "actors",
+            actor_episode_return_mean_last100=(sum(self.actor_returns) / len(self.actor_returns)
+                                               if self.actor_returns else None),
             actor_restarts=sum(book.restarts for book in self.books),
             env_errors=sum(book.errors for book in self.books),
             policy_lag=metrics.get("policy_lag_mean"), param_version=learner["version"],
@@ -264,7 +270,7 @@ class Driver:
     def _actor_ms_per_step(self) -> dict[str, float]:
         """Milliseconds per vector step in each actor stage, over the last report period, mean over actors."""
         names = ["unrolls", *(f"seconds_{stage}" for stage in ACTOR_STAGES)]
-        totals = {name: sum(book.total(name) for book in self.books) for name in names}
+        totals = {name: sum(book.total(name) for book in self.acting_books) for name in names}
         delta = {name: totals[name] - self._actor_totals.get(name, 0.0) for name in names}
         self._actor_totals = totals
         steps = delta["unrolls"] * self.config.unroll_length
@@ -286,10 +292,18 @@ class Driver:
             if stats.get("error"):  # only the local launcher reports one: its actors are not restarted
                 book.dead = True
                 self.display.message(f"actor {index} stopped:\n{stats['error']}")
+            if self.agent.has_evaluator and stats.get("role") != "evaluator":
+                self.actor_returns.extend(episode_return for episode_return, _ in stats["episodes"])
+                continue
             for episode_return, episode_length in stats["episodes"]:
                 self.returns.append(episode_return)
                 self.lengths.append(episode_length)
                 self.episodes += 1
+
+    @property
+    def acting_books(self) -> list[_ActorBook]:
+        """The acting actors' books (the evaluator's, if any, is the last one)."""
+        return self.books[:len(self.books) - int(self.agent.has_evaluator)]
 
     def _reached_target(self, mean_last100: float) -> bool:
         return self.config.target_return is not None and mean_last100 >= self.config.target_return
@@ -305,7 +319,7 @@ class Driver:
             return "max_seconds"
         if config.stop_at_target and self.seconds_to_target is not None:
             return "target_return"
-        if self.books and all(book.dead for book in self.books):
+        if self.acting_books and all(book.dead for book in self.acting_books):
             return "all actors died"
         if self.learner_book.down_for(time.monotonic()) > max(120.0, self.config.stall_timeout_s):
             return (f"learner lost: it has not answered for {self.learner_book.down_for(time.monotonic()):.0f} s "
@@ -318,6 +332,7 @@ class Driver:
     def _progress(self, report: RunReport) -> dict[str, Any]:
         return {"env_frames": report.env_frames, "wall_seconds": report.wall_seconds,
                 "episodes": self.episodes, "last_returns": list(self.returns), "last_lengths": list(self.lengths),
+                "last_actor_returns": list(self.actor_returns),
                 "best_episode_return_mean_last100": self.best_mean, "learner_updates": report.learner_updates,
                 "seconds_to_target": self.seconds_to_target, "frames_to_target": self.frames_to_target,
                 "actor_pids": [book.pid for book in self.books], "actor_restarts": report.actor_restarts,

@@ -16,6 +16,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from vtrax.deploy.agents import get_agent
 from vtrax.deploy.config import TrainConfig, resolved_num_actors
 from vtrax.deploy.runtime.errors import TrainingError, cause
 from vtrax.deploy.runtime.workers import ActorWorker, LearnerWorker
@@ -84,10 +85,15 @@ class LocalLauncher:
         self._learner.start()
 
     def start_actors(self, config: TrainConfig, spec, replay_address: str) -> int:
+        num_actors = resolved_num_actors(config)
         self._actors = [ActorWorker(index, config, spec, replay_address, LearnerParameterSource(self._learner),
-                                    exit_on_error=False)
-                        for index in range(resolved_num_actors(config))]
-        return len(self._actors)
+                                    exit_on_error=False, num_actors=num_actors)
+                        for index in range(num_actors)]
+        if get_agent(config.agent).has_evaluator:  # after the acting actors, as the driver expects
+            self._actors.append(ActorWorker(num_actors, config, spec, replay_address,
+                                            LearnerParameterSource(self._learner), exit_on_error=False,
+                                            evaluator=True))
+        return num_actors
 
     def start_learner_loop(self) -> None:
         self._learner.start()

@@ -26,6 +26,7 @@ from vtrax.deploy.runtime.errors import ROLE_DIED, StartupTimeout, TrainingError
 from vtrax.deploy.runtime.names import LEARNER_PREFIX, STATUS_NAMESPACE
 from vtrax.deploy.runtime.ray_address import AddressError, check_reachable, use_local_token
 from vtrax.deploy.runtime.ray_head import init_ray
+from vtrax.deploy.agents import get_agent
 from vtrax.deploy.runtime.workers import ActorWorker, LearnerWorker
 
 
@@ -161,9 +162,18 @@ class RayLauncher:
     def start_actors(self, config: TrainConfig, spec, replay_address: str) -> int:
         remote = ray.remote(num_cpus=1, max_restarts=config.actor_max_restarts, max_concurrency=4,
                             runtime_env={"env_vars": {"JAX_PLATFORMS": "cpu", "XLA_FLAGS": ""}})(ActorWorker)
-        self._actors = [remote.remote(index, config, spec, replay_address, RayParameterSource(self.learner_name))
-                        for index in range(self._num_actors(config))]
-        return len(self._actors)
+        num_actors = self._num_actors(config)
+        self._actors = [remote.remote(index, config, spec, replay_address, RayParameterSource(self.learner_name),
+                                      num_actors=num_actors)
+                        for index in range(num_actors)]
+        if get_agent(config.agent).has_evaluator:
+            # NOTE: no CPU reserved: the evaluator is one small vector of envs; reserving one would leave it
+            # pending on a laptop where every core already runs an actor or the learner.
+            evaluator = ray.remote(num_cpus=0, max_restarts=config.actor_max_restarts, max_concurrency=4,
+                                   runtime_env={"env_vars": {"JAX_PLATFORMS": "cpu", "XLA_FLAGS": ""}})(ActorWorker)
+            self._actors.append(evaluator.remote(num_actors, config, spec, replay_address,
+                                                 RayParameterSource(self.learner_name), evaluator=True))
+        return num_actors
 
     def _num_actors(self, config: TrainConfig) -> int:
         """The configured count; with --address and none configured, one per cluster CPU beyond the learner's."""

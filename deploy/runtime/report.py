@@ -45,6 +45,10 @@ class RunReport:
     episode_return_mean_last100: float | None = _figure("return", "Mean return of the last 100 finished episodes.",
                                                         gauge="vtrax_episode_return_mean")
     best_episode_return_mean_last100: float | None = _figure("return", "Best mean of 100 episodes so far.")
+    return_source: str = _figure("", "Whose episodes the return is: 'evaluator' (off-policy agents' greedy "
+                                 "evaluator, writing nothing to replay) or 'actors' (IMPALA).", default="actors")
+    actor_episode_return_mean_last100: float | None = _figure(
+        "return", "Mean return of the acting (exploring) actors' last 100 episodes, beside the evaluator's.")
     episodes: int = _figure("episodes", "Episodes finished since the run began.", default=0)
     episode_length_mean_last100: float | None = _figure("steps", "Mean length of the last 100 episodes.")
     num_actors: int = _figure("actors", "Actor processes alive.", default=0)
@@ -103,7 +107,8 @@ GAUGES: tuple[Gauge, ...] = tuple(
 LOSS_GAUGE = Gauge("vtrax_loss", "1", "Loss terms of the last updates, by `term` (total, pg, baseline, entropy).",
                    "loss")
 
-SUMMARY_FIELDS = ("env_id", "env_frames", "learner_updates", "episode_return_mean_last100", "episodes",
+SUMMARY_FIELDS = ("env_id", "env_frames", "learner_updates", "episode_return_mean_last100", "return_source",
+                  "actor_episode_return_mean_last100", "episodes",
                   "actor_restarts", "env_errors", "learner_restarts", "replay_restarts")
 """The final report's fields that summary.json repeats (beside the run's own totals)."""
 

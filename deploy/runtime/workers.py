@@ -19,28 +19,12 @@ from typing import Any, Callable
 
 import numpy as np
 
-from vtrax.deploy.config import core_state_shapes, network_options
+from vtrax.deploy.agents import get_agent
 from vtrax.deploy.runtime.names import TABLE
 
 log = logging.getLogger(__name__)
 
-
-
-def _network(config, spec):
-    from vtrax.learner import make_network
-
-    return make_network(config.network, spec.num_actions, **network_options(config, spec))
-
-
-def step_spec(spec, config):
-    """The replay fields one actor step writes, from the environment's spec and the agent's core state."""
-    from vtrax import replay
-    from vtrax.learner.action_distribution import action_distribution
-
-    distribution = action_distribution(_network(config, spec).description)
-    return replay.impala_step_spec(spec.observation_shape, spec.observation_dtype, spec.num_actions,
-                                   core_state_shapes=core_state_shapes(config), action_shape=distribution.action_shape,
-                                   action_dtype=distribution.action_dtype, num_policy_params=distribution.num_params)
+EVALUATOR_SEED_OFFSET = 999_983  # keeps the evaluator's envs apart from every actor's
 
 
 class LearnerWorker:
@@ -66,7 +50,7 @@ class LearnerWorker:
         self._metrics_lock = threading.Lock()
         self._learner_checkpoints = os.path.join(run_dir, "checkpoints")
         self._thread = threading.Thread(target=self._run, name="learner-loop", daemon=True)
-        self._learner = self._dataset = self.restored_from = None
+        self._learner = self._dataset = self.restored_from = self._priority_writer = None
         # NOTE: a build error is kept and raised by `start()`: raised here it would kill the
         # process (under Ray, with a SIGABRT dump) instead of reaching the driver as one sentence.
         self._build_error: Exception | None = None
@@ -88,12 +72,18 @@ class LearnerWorker:
                              f"{num_devices} devices; choose a batch_size that is a multiple of {num_devices}")
         self._dataset = replay.ReplayDataset(self._replay_address, TABLE, config.learner.batch_size,
                                              num_devices=num_devices, prefetch=4)
-        network = _network(config, spec)
+        agent = get_agent(config.agent)
+        network = agent.make_network(config, spec)
         example = np.zeros((config.unroll_length + 1, 1, *spec.observation_shape), spec.observation_dtype)
+        # NOTE: priorities travel on the writer's thread, in order; stop_and_save flushes them.
+        self._priority_writer = (replay.PriorityWriter(self._dataset.update_priorities)
+                                 if agent.writes_priorities(config) else None)
         # The Learner publishes version 0 on construction, so actors can act at once.
         self._learner = Learner(config.learner, network, self._dataset, self._publish,
                                 logdir=run_dir, stop_event=self._stop, num_devices=num_devices,
-                                metrics_callback=self._on_metrics, observation_example=example)
+                                metrics_callback=self._on_metrics, observation_example=example,
+                                core=agent.make_learner_core(config, network, num_devices),
+                                priorities_callback=self._priority_writer and self._priority_writer.submit)
         self.restored_from = self._learner.restore() if resume or _has_checkpoint(self._learner_checkpoints) else None
 
     def start(self) -> None:
@@ -147,6 +137,10 @@ class LearnerWorker:
         with self._metrics_lock:
             metrics, self._metrics = self._metrics, []
         means = {key: float(np.mean([m[key] for m in metrics if key in m])) for key in (metrics[0] if metrics else {})}
+        writer = self._priority_writer
+        if writer is not None:
+            means.update(priority_updates_written=float(writer.written), priority_updates_failed=float(writer.failed),
+                         priority_updates_pending=float(writer.pending))
         return {"updates": self._learner.num_updates, "frames": self._learner.num_frames,
                 "version": self._learner.version, "metrics": means, "num_metric_updates": len(metrics),
                 "error": self._error, "running": self._thread.is_alive(), "started": bool(self._thread.ident),
@@ -180,6 +174,8 @@ class LearnerWorker:
         self._dataset.close(timeout_s=5.0)  # a loaded machine may need more than the default second
         if self._thread.is_alive():
             self._thread.join(timeout_s)
+        if self._priority_writer is not None:
+            self._priority_writer.close()
         if not self._thread.ident:  # never started: save the (initial or restored) state
             return str(self._learner.save())
         return latest_checkpoint(str(self._learner_checkpoints))
@@ -192,29 +188,31 @@ def _has_checkpoint(directory: str) -> bool:
 
 
 class ActorWorker:
-    """One actor: a VectorEnv, the jitted policy, a replay adder, a parameter source.
+    """One actor: a VectorEnv, the agent's jitted policy and adder, a parameter source.
+
+    `num_actors` acting actors share the agent's exploration (e.g. Ape-X's epsilon
+    ladder); `evaluator=True` makes this the agent's evaluator instead: its own
+    policy (greedy) and envs, writing nothing to replay.
 
     `exit_on_error`: a dying loop ends the process (Ray then restarts the actor); in
     one process it only records the error, which `stats()` reports to the driver.
     """
 
-    def __init__(self, index: int, config, spec, replay_address: str, param_source, *, exit_on_error: bool = True):
-        from vtrax import actors, replay
-        from vtrax.learner.action_distribution import action_distribution
+    def __init__(self, index: int, config, spec, replay_address: str, param_source, *, exit_on_error: bool = True,
+                 num_actors: int = 1, evaluator: bool = False):
+        from vtrax import actors
 
-        seed = config.seed * 1000 + 17 * (index + 1)
-        network = _network(config, spec)
-        self._env = actors.VectorEnv(config.env_id, config.num_envs_per_actor, seed=seed)
-        self._adder = replay.SequenceAdder(replay_address, TABLE, step_spec(spec, config),
-                                           config.num_envs_per_actor, config.unroll_length)
+        agent = get_agent(config.agent)
+        seed = config.seed * 1000 + 17 * (index + 1) + (EVALUATOR_SEED_OFFSET if evaluator else 0)
+        network = agent.make_network(config, spec)
+        num_envs = agent.evaluator_num_envs(config) if evaluator else config.num_envs_per_actor
+        self._env = actors.VectorEnv(config.env_id, num_envs, seed=seed)
+        self._adder = actors.NullAdder() if evaluator else agent.make_adder(config, spec, replay_address)
         actor_config = actors.ActorConfig(unroll_length=config.unroll_length, seed=seed,
                                           param_refresh_period_unrolls=config.param_refresh_period_unrolls)
-        if network.is_recurrent:
-            select_action = actors.make_recurrent_select_action(network.unroll, network.initial_state)
-            initial_core_state = network.initial_state(config.num_envs_per_actor)
-        else:
-            distribution = action_distribution(network.description)
-            select_action, initial_core_state = actors.make_select_action(network.apply, distribution=distribution), None
+        make_policy = agent.make_evaluator_policy if evaluator else agent.make_policy
+        select_action, initial_core_state = make_policy(config, network, index, num_actors)
+        self._role = "evaluator" if evaluator else "actor"
         self._actor = actors.Actor(self._env, select_action, self._adder, param_source,
                                    actor_config, initial_core_state=initial_core_state)
         self._exit_on_error = exit_on_error
@@ -237,6 +235,7 @@ class ActorWorker:
         stats = self._actor.stats()
         stats["pid"] = os.getpid()
         stats["error"] = self._error
+        stats["role"] = self._role
         return stats
 
     def pid(self) -> int:

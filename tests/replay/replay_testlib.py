@@ -60,3 +60,11 @@ def start_writer(address: str, jobs: list[tuple[str, int, int, int]]) -> subproc
     env = dict(os.environ, PYTHONPATH=REPO_ROOT, TF_CPP_MIN_LOG_LEVEL="2")
     return subprocess.Popen([sys.executable, WRITER_SCRIPT, address, *args], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def start_transition_server(table: str, num_envs: int, observation_size: int):
+    """An in-process Reverb server with one prioritised table (exponent 1) of single n-step transitions."""
+    spec = replay.transition_step_spec((observation_size,), np.float32)
+    config = replay.TableConfig(kind="prioritized", name=table, step_spec=spec, num_envs=num_envs, unroll_length=1,
+                                item_length=1, max_size=100, priority_exponent=1.0)
+    return replay.start_server([config], host="127.0.0.1", checkpoint_period_s=None)

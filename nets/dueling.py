@@ -1,0 +1,42 @@
+"""`DuelingMLP`: a dueling Q network for vector observations.
+
+See "Dueling Network Architectures for Deep Reinforcement Learning", Wang et
+al. 2016 (https://arxiv.org/abs/1511.06581): q(s, a) = v(s) + adv(s, a) -
+mean_a' adv(s, a'), the mean making v and adv identifiable.
+"""
+
+from __future__ import annotations
+
+from typing import Optional, Sequence
+
+import jax
+import jax.numpy as jnp
+
+from vtrax.nets.linear import Linear
+from vtrax.nets.mlp import MLP
+from vtrax.nets.module import Module
+
+__all__ = ["DuelingMLP"]
+
+
+class DuelingMLP(Module):
+    """MLP torso, then a value head [H, 1] and an advantage head [H, A] combined into Q-values.
+
+    Parameters: `torso/~/linear_{i}` (ReLU after every layer), `advantage` [H, A]
+    and `value` [H, 1] under this module.
+    """
+
+    def __init__(self, num_actions: int, hidden_sizes: Sequence[int] = (64, 64), name: Optional[str] = None):
+        super().__init__(name=name)
+        if isinstance(num_actions, bool) or not isinstance(num_actions, int) or num_actions < 1:
+            raise ValueError(f"DuelingMLP num_actions must be a positive int, got {num_actions!r}.")
+        self.torso = MLP(tuple(hidden_sizes), activate_final=True, name="torso")
+        self.advantage_head = Linear(num_actions, name="advantage")
+        self.value_head = Linear(1, name="value")
+
+    def __call__(self, observation: jax.Array) -> jax.Array:
+        """float [..., D] (any leading dims) -> q-values [..., A]."""
+        features = self.torso(jnp.asarray(observation).astype(jnp.float32))  # [..., H]
+        advantage = self.advantage_head(features)  # [..., A]
+        value = self.value_head(features)  # [..., 1]
+        return value + advantage - jnp.mean(advantage, axis=-1, keepdims=True)  # [..., A]
