@@ -59,11 +59,11 @@ from vtrax import rl_ops
 from vtrax.learner.action_distribution import action_distribution
 from vtrax.learner.config import LearnerConfig
 from vtrax.learner.network import AgentNetwork
+from vtrax.replay.specs import CORE_STATE_PREFIX  # the item format's (numpy only: no Reverb in the update step)
 
 Batch = Mapping[str, jax.Array]
 
 BATCH_KEYS = ("observation", "action", "reward", "discount", "valid", "behaviour_logits", "param_version")
-CORE_STATE_PREFIX = "core_state/"
 RECURRENT_INPUT_KEYS = ("prev_action", "prev_reward")
 VALID_STEP_MEANS = ("entropy", "rho_mean", "rho_clipped_fraction", "value_mean")
 # Gaussian log-ratios of stale data can be large; exp(20) is far above any clip threshold.
