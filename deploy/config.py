@@ -12,7 +12,7 @@ import os
 from typing import Any
 
 from vtrax.deploy.continuous_presets import classic_continuous_learner, mujoco_learner
-from vtrax.learner.config import LearnerConfig, atari_config, cartpole_config, minatar_config
+from vtrax.learner.config import LearnerConfig, atari_config, cartpole_config, from_known_fields, minatar_config
 from vtrax.learner.dqn_config import DQNConfig
 from vtrax.learner.network import NETWORK_KINDS
 
@@ -134,11 +134,7 @@ class TrainConfig:
         values["learner"] = LearnerConfig.from_dict(values.get("learner", {}))
         values["dqn"] = DQNConfig.from_dict(values.get("dqn", {}))
         values["hidden_sizes"] = tuple(values.get("hidden_sizes", (64, 64)))
-        known = {field.name for field in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise ValueError(f"unknown TrainConfig fields {unknown}; known fields are {sorted(known)}")
-        return cls(**values)
+        return from_known_fields(cls, values)
 
 
 def network_options(config: TrainConfig, spec: Any = None) -> dict[str, Any]:

@@ -135,11 +135,16 @@ class LearnerConfig:
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> "LearnerConfig":
         """Inverse of `to_dict`; unknown keys are an error naming them."""
-        known = {field.name for field in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise ValueError(f"unknown LearnerConfig fields {unknown}; known fields are {sorted(known)}")
-        return cls(**values)
+        return from_known_fields(cls, values)
+
+
+def from_known_fields(cls: type, values: dict[str, Any]) -> Any:
+    """`cls(**values)` for a dataclass, refusing unknown keys in one sentence that names them and the known ones."""
+    known = {field.name for field in dataclasses.fields(cls)}
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise ValueError(f"unknown {cls.__name__} fields {unknown}; known fields are {sorted(known)}")
+    return cls(**values)
 
 
 def field_help() -> dict[str, str]:

@@ -11,6 +11,8 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+from vtrax.learner.config import from_known_fields
+
 
 
 @dataclasses.dataclass(frozen=True)
@@ -87,8 +89,4 @@ class DQNConfig:
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> "DQNConfig":
-        known = {field.name for field in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise ValueError(f"unknown DQNConfig fields {unknown}; known fields are {sorted(known)}")
-        return cls(**values)
+        return from_known_fields(cls, values)
