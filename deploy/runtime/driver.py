@@ -178,6 +178,9 @@ class Driver:
         finally:
             checkpoint = self.shutdown()
             writer.close()
+            if checkpoint:  # the final checkpoint is the learner's last word: counters agree with it
+                self.last_report = dataclasses.replace(self.last_report, learner_updates=_checkpoint_step(checkpoint))
+                write_json_atomic(self.run_dir / "progress.json", self._progress(self.last_report))
             summary = self.summary(checkpoint)
             write_json_atomic(self.run_dir / "summary.json", summary)
         return summary
@@ -244,12 +247,17 @@ class Driver:
         """The learner's status; while it restarts, the last one seen (its counters stand still)."""
         now = time.monotonic()
         status = self.launcher.learner_status(timeout_s=60)
+        if status is not None and "updates" not in status:  # an error without counters: keep the last ones
+            status = {**self._poll_fallback(), **status}
         message = self.learner_book.update(status, now)
         if message:
             self.display.message(message)
         if status is not None and not status["started"] and not self.stop_event.is_set():
             self.launcher.start_learner_loop()  # NOTE: a restarted learner waits for this, as at start-up
-        return status or self.learner_book.last_status or {
+        return status or self._poll_fallback()
+
+    def _poll_fallback(self) -> dict[str, Any]:
+        return self.learner_book.last_status or {
             "metrics": {}, "replay": {}, "updates": self.last_report.learner_updates,
             "version": self.last_report.param_version, "error": None}
 
@@ -336,6 +344,11 @@ class Driver:
             "frames_to_target": self.frames_to_target, "stopped_because": self.stopped_because,
             "final_checkpoint": checkpoint, "resumed": self.resume, "start_epoch": self.start_epoch,
         }
+
+
+def _checkpoint_step(path: str) -> int:
+    """The step of a `ckpt_<step>` folder (learner/checkpoint.py's names; parsed here so the driver loads no JAX)."""
+    return int(Path(path).name.rsplit("_", 1)[1])
 
 
 def install_signal_handlers(driver: Driver) -> None:

@@ -73,8 +73,9 @@ class LocalLauncher:
         return self._replay.address
 
     def start_learner(self, config: TrainConfig, spec, replay_address: str, run_dir: str, resume: bool) -> None:
-        try:
-            self._learner = LearnerWorker(config, spec, replay_address, run_dir, resume)
+        self._learner = LearnerWorker(config, spec, replay_address, run_dir, resume)
+        try:  # NOTE: built in this thread: fail before actors wait for its first parameters
+            self._learner.check_built()
         except ValueError as error:
             raise TrainingError(f"the learner failed to start: {cause(error)}") from None
 

@@ -152,7 +152,7 @@ class RayLauncher:
         """Until the learner is built (network compiled, checkpoint restored) and its loop runs."""
         try:
             ray.get(self._learner.start.remote(), timeout=timeout_s)
-        except ray.exceptions.RayActorError as error:
+        except (ray.exceptions.RayActorError, ray.exceptions.RayTaskError) as error:
             raise TrainingError(f"the learner failed to start: {cause(error)}") from None
         except ray.exceptions.GetTimeoutError:
             raise StartupTimeout(f"the learner was not ready within the {timeout_s:.0f} s that --max-seconds left "

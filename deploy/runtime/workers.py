@@ -53,11 +53,6 @@ class LearnerWorker:
 
     def __init__(self, config, spec, replay_address: str, run_dir: str, resume: bool,
                  put_params: Callable[[Any], Any] = lambda params: params):
-        import jax
-
-        from vtrax import replay
-        from vtrax.learner import Learner
-
         self._config, self._spec, self._replay_address = config, spec, replay_address
         self._report: dict[str, Any] = {}
         self._put_params = put_params
@@ -66,11 +61,29 @@ class LearnerWorker:
         self._error: str | None = None
         self._metrics: list[dict[str, float]] = []
         self._metrics_lock = threading.Lock()
+        self._learner_checkpoints = os.path.join(run_dir, "checkpoints")
+        self._thread = threading.Thread(target=self._run, name="learner-loop", daemon=True)
+        self._learner = self._dataset = self.restored_from = None
+        # NOTE: a build error is kept and raised by `start()`: raised here it would kill the
+        # process (under Ray, with a SIGABRT dump) instead of reaching the driver as one sentence.
+        self._build_error: Exception | None = None
+        try:
+            self._build(run_dir, resume)
+        except Exception as error:  # noqa: BLE001 - raised again by start()
+            self._build_error = error
+
+    def _build(self, run_dir: str, resume: bool) -> None:
+        import jax
+
+        from vtrax import replay
+        from vtrax.learner import Learner
+
+        config, spec = self._config, self._spec
         num_devices = jax.local_device_count()
         if config.learner.batch_size % num_devices:
             raise ValueError(f"batch_size {config.learner.batch_size} is not divisible by the learner's "
                              f"{num_devices} devices; choose a batch_size that is a multiple of {num_devices}")
-        self._dataset = replay.ReplayDataset(replay_address, TABLE, config.learner.batch_size,
+        self._dataset = replay.ReplayDataset(self._replay_address, TABLE, config.learner.batch_size,
                                              num_devices=num_devices, prefetch=4)
         network = _network(config, spec)
         example = np.zeros((config.unroll_length + 1, 1, *spec.observation_shape), spec.observation_dtype)
@@ -78,14 +91,22 @@ class LearnerWorker:
         self._learner = Learner(config.learner, network, self._dataset, self._publish,
                                 logdir=run_dir, stop_event=self._stop, num_devices=num_devices,
                                 metrics_callback=self._on_metrics, observation_example=example)
-        self._learner_checkpoints = os.path.join(run_dir, "checkpoints")
         self.restored_from = self._learner.restore() if resume or _has_checkpoint(self._learner_checkpoints) else None
-        self._thread = threading.Thread(target=self._run, name="learner-loop", daemon=True)
 
     def start(self) -> None:
-        """Start the update loop; a no-op once started (the driver calls it again after a restart)."""
+        """Start the update loop; a no-op once started (the driver calls it again after a restart).
+
+        Raises:
+          Exception: what building the learner raised (bad config, unreadable checkpoint).
+        """
+        self.check_built()
         if not self._thread.ident:
             self._thread.start()
+
+    def check_built(self) -> None:
+        """Raise what building the learner raised, if anything."""
+        if self._build_error is not None:
+            raise self._build_error
 
     def _run(self) -> None:
         try:
@@ -111,14 +132,24 @@ class LearnerWorker:
         return latest
 
     def status(self) -> dict[str, Any]:
-        """Counters plus the mean of each metric since the last call."""
+        """Counters plus the mean of each metric since the last call.
+
+        A learner that could not be built (a restart that cannot restore, say) answers only
+        `error`, `started`, `running` and `pid`: the driver keeps its last counters and stops.
+        """
+        if self._build_error is not None:
+            return {"error": ("the learner could not be built: "
+                              f"{type(self._build_error).__name__}: {self._build_error}"), "started": True,
+                    "running": False, "pid": os.getpid()}
         with self._metrics_lock:
             metrics, self._metrics = self._metrics, []
         means = {key: float(np.mean([m[key] for m in metrics if key in m])) for key in (metrics[0] if metrics else {})}
         return {"updates": self._learner.num_updates, "frames": self._learner.num_frames,
                 "version": self._learner.version, "metrics": means, "num_metric_updates": len(metrics),
                 "error": self._error, "running": self._thread.is_alive(), "started": bool(self._thread.ident),
-                "pid": os.getpid(), "restored_from": self.restored_from, "replay": self._replay_info()}
+                "pid": os.getpid(), "restored_from": self.restored_from,
+                "unreadable_checkpoints": list(self._learner.unreadable_checkpoints),
+                "replay": self._replay_info()}
 
     def _replay_info(self) -> dict[str, Any]:
         """The replay table's counters, asked from here so the driver never loads Reverb/TensorFlow."""
@@ -140,6 +171,8 @@ class LearnerWorker:
         """Stop the loop (which writes the final checkpoint as it exits) and close the dataset."""
         from vtrax.learner import latest_checkpoint
 
+        if self._learner is None:  # never built: nothing to save
+            return None
         self._stop.set()
         self._dataset.close(timeout_s=5.0)  # a loaded machine may need more than the default second
         if self._thread.is_alive():

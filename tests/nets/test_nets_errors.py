@@ -130,7 +130,7 @@ def test_scan_body_cannot_create_parameters_after_the_first_step():
 
 
 @pytest.mark.parametrize("kwargs, match", [
-    ({"torso": "resnet"}, r"torso must be one of \['deep', 'shallow'\], got 'resnet'"),
+    ({"torso": "resnet"}, r"torso must be one of \['deep', 'minatar', 'shallow'\], got 'resnet'"),
     ({"num_actions": 0}, "num_actions must be a positive int, got 0"),
     ({"lstm_size": -1, "use_lstm": True}, "lstm_size must be a positive int, got -1"),
 ])
