@@ -38,6 +38,16 @@ class EnvSpec:
     observation_shape: tuple[int, ...]
     observation_dtype: np.dtype
     num_actions: int
+    """Discrete: the number of actions A; Box: the number of action dimensions D."""
+    action_low: tuple[float, ...] | None = None
+    """Box actions only: the lower bounds [D] (None for Discrete)."""
+    action_high: tuple[float, ...] | None = None
+    """Box actions only: the upper bounds [D] (None for Discrete)."""
+
+    @property
+    def is_continuous(self) -> bool:
+        """Whether actions are real vectors (a bounded Box) rather than Discrete indices."""
+        return self.action_low is not None
 
     @property
     def frames_per_step(self) -> int:
@@ -84,8 +94,11 @@ def env_spec(env_id: str) -> EnvSpec:
     """Build one environment to read its spaces, validating the id on the way."""
     env = make_env(env_id)
     try:
-        space = env.observation_space
-        return EnvSpec(env_id, tuple(space.shape), np.dtype(space.dtype), int(env.action_space.n))
+        space, actions = env.observation_space, env.action_space
+        if isinstance(actions, gym.spaces.Box):
+            return EnvSpec(env_id, tuple(space.shape), np.dtype(space.dtype), int(actions.shape[0]),
+                           tuple(float(x) for x in actions.low), tuple(float(x) for x in actions.high))
+        return EnvSpec(env_id, tuple(space.shape), np.dtype(space.dtype), int(actions.n))
     finally:
         env.close()
 
@@ -122,11 +135,30 @@ def _make_atari(env_id: str) -> gym.Env:
     return FramesLast(env)
 
 
+def to_env_action(space: gym.Space, action: np.ndarray):
+    """One env's action as the env takes it: an int for Discrete; for Box the raw Gaussian
+    sample clipped to the bounds (clipping happens here only: the stored action stays raw)."""
+    if isinstance(space, gym.spaces.Box):
+        return np.clip(np.asarray(action, space.dtype), space.low, space.high)
+    return int(action)
+
+
 def _check_spaces(env_id: str, env: gym.Env) -> None:
-    if not isinstance(env.action_space, gym.spaces.Discrete):
+    actions = env.action_space
+    if isinstance(actions, gym.spaces.Box):
+        if len(actions.shape) != 1:
+            raise EnvironmentSetupError(
+                f"{env_id} has action space {actions}; vtrax's Gaussian policies take a flat Box of rank 1 "
+                "(register a wrapped version with flat actions, or choose another env)")
+        if not (np.all(np.isfinite(actions.low)) and np.all(np.isfinite(actions.high))):
+            raise EnvironmentSetupError(
+                f"{env_id} has an unbounded Box action space {actions}, but vtrax clips Gaussian actions to the "
+                "bounds; register a version with finite bounds (gymnasium.wrappers.RescaleAction or ClipAction on a "
+                "Box with finite low/high) and pass its id")
+    elif not isinstance(actions, gym.spaces.Discrete):
         raise EnvironmentSetupError(
-            f"{env_id} has action space {env.action_space}; vtrax's IMPALA agents need a Discrete "
-            "action space (choose a discrete-action environment)")
+            f"{env_id} has action space {actions}; vtrax's IMPALA agents take a Discrete or a bounded Box "
+            "action space (choose such an environment)")
     space = env.observation_space
     vector_ok = isinstance(space, gym.spaces.Box) and len(space.shape) == 1
     frames_ok = isinstance(space, gym.spaces.Box) and tuple(space.shape) == ATARI_FRAME_SHAPE

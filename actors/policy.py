@@ -16,7 +16,8 @@ ApplyFn = Callable[..., tuple[jax.Array, jax.Array]]
 
 
 class ActionChoice(NamedTuple):
-    """action: int32 [E]; logits: float32 [E, A] (the behaviour policy's, for V-trace).
+    """action: int32 [E] (Discrete) or float32 [E, D] (Box: the raw sample, unclipped);
+    logits: float32 [E, P], the behaviour policy's output (logits or Gaussian parameters, for V-trace).
 
     Recurrent policies also return `core_state`, the state each env acted from
     (after the reset at an episode start; what the trajectory stores), and
@@ -29,23 +30,38 @@ class ActionChoice(NamedTuple):
     next_core_state: dict[str, Any] | None = None
 
 
-def make_select_action(apply_fn: ApplyFn, *, greedy: bool = False) -> Callable[..., ActionChoice]:
+def _sample_categorical(key: jax.Array, logits: jax.Array) -> jax.Array:
+    return jax.random.categorical(key, logits, axis=-1)
+
+
+def _argmax(logits: jax.Array) -> jax.Array:
+    return jnp.argmax(logits, axis=-1)
+
+
+def make_select_action(apply_fn: ApplyFn, *, greedy: bool = False,
+                       distribution: Any = None) -> Callable[..., ActionChoice]:
     """A jitted `select_action(params, observation [E, ...], rng_key, step) -> ActionChoice`.
 
     `step` is folded into `rng_key` inside the jitted function, so the caller passes
     one key for its lifetime and an increasing counter, and no key splitting runs
-    on the host per step.
+    on the host per step. `distribution` (`learner.action_distribution(network.description)`)
+    turns the policy output into actions; None is the categorical one. `greedy` takes
+    its mode (argmax, or a Gaussian's mean) instead of sampling.
     """
+    categorical = distribution is None
+    sample = _sample_categorical if categorical else distribution.sample
+    mode = _argmax if categorical else distribution.mode
+    action_dtype = jnp.int32 if categorical else distribution.action_dtype
 
     @jax.jit
     def select(params: Any, observation: jax.Array, rng_key: jax.Array, step: jax.Array):
         logits, _ = apply_fn(params, observation[None])
-        logits = logits[0]  # [E, A]
+        logits = logits[0]  # [E, P]
         if greedy:
-            action = jnp.argmax(logits, axis=-1)
+            action = mode(logits)  # [E] or [E, D]
         else:
-            action = jax.random.categorical(jax.random.fold_in(rng_key, step), logits, axis=-1)
-        return action.astype(jnp.int32), logits.astype(jnp.float32)
+            action = sample(jax.random.fold_in(rng_key, step), logits)  # [E] or [E, D]
+        return action.astype(action_dtype), logits.astype(jnp.float32)
 
     def select_action(params: Any, observation: np.ndarray, rng_key: jax.Array, step: int) -> ActionChoice:
         action, logits = jax.device_get(select(params, observation, rng_key, np.int32(step)))

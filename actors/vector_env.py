@@ -1,6 +1,6 @@
 """Vectorised stepping of `num_envs` environments with episode statistics and fault recovery.
 
-Two backends share one interface, `reset() -> obs [E, ...]` and `step(actions [E]) ->
+Two backends share one interface, `reset() -> obs [E, ...]` and `step(actions [E] or [E, D]) ->
 (obs [E, ...], reward [E], terminated [E], truncated [E], valid [E], crashed [E])`, and
 one timeline: gymnasium's *next-step* autoreset.
 
@@ -38,7 +38,7 @@ from typing import NamedTuple
 import gymnasium as gym
 import numpy as np
 
-from vtrax.actors.environments import ATARI_PREFIX, frames_per_step, make_env
+from vtrax.actors.environments import ATARI_PREFIX, frames_per_step, make_env, to_env_action
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +67,9 @@ class _NativeVector:
         self._env_id, self._num_envs, self._seed = env_id, num_envs, seed
         self._env = gym.make_vec(env_id, num_envs=num_envs, vectorization_mode="vector_entry_point")
         self._ending = np.zeros(num_envs, dtype=bool)
+        space = self._env.single_action_space
+        self._env_actions = ((lambda actions: np.clip(actions, space.low, space.high).astype(space.dtype))
+                             if isinstance(space, gym.spaces.Box) else (lambda actions: actions.astype(np.int64)))
         self._no_crash = np.zeros(num_envs, dtype=bool)  # read-only: returned by every step that did not raise
         self.env_errors = 0
 
@@ -77,7 +80,7 @@ class _NativeVector:
 
     def step(self, actions: np.ndarray):
         try:
-            observation, reward, terminated, truncated, _ = self._env.step(actions.astype(np.int64))
+            observation, reward, terminated, truncated, _ = self._env.step(self._env_actions(actions))
         except Exception as error:  # noqa: BLE001 - any env fault: rebuild and end every episode
             self.env_errors += 1
             log.warning("environment %s raised %r; rebuilt it and ended its episodes", self._env_id, error)
@@ -113,20 +116,20 @@ class _EnvList:
         return np.stack([env.reset(seed=self._seed + index)[0] for index, env in enumerate(self._envs)])
 
     def step(self, actions: np.ndarray):
-        results = [self._step_one(index, int(action)) for index, action in enumerate(actions)]
+        results = [self._step_one(index, action) for index, action in enumerate(actions)]
         observation, reward, terminated, truncated, crashed = zip(*results)
         terminated, truncated, crashed = np.asarray(terminated), np.asarray(truncated), np.asarray(crashed)
         valid = ~(self._ending | crashed)
         self._ending = (terminated | truncated) & ~crashed
         return np.stack(observation), np.asarray(reward, np.float32), terminated, truncated, valid, crashed
 
-    def _step_one(self, index: int, action: int):
+    def _step_one(self, index: int, action: np.ndarray):
         """(observation, reward, terminated, truncated, crashed) of env `index`; resets it if its episode ended."""
         env = self._envs[index]
         try:
             if self._ending[index]:
                 return env.reset()[0], 0.0, False, False, False
-            observation, reward, terminated, truncated, _ = env.step(action)
+            observation, reward, terminated, truncated, _ = env.step(to_env_action(env.action_space, action))
             return observation, float(reward), bool(terminated), bool(truncated), False
         except Exception as error:  # noqa: BLE001 - an env that raises is rebuilt, not fatal
             self.env_errors += 1

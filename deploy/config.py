@@ -11,10 +11,12 @@ import dataclasses
 import os
 from typing import Any
 
+from vtrax.deploy.continuous_presets import classic_continuous_learner, mujoco_learner
 from vtrax.learner.config import LearnerConfig, atari_config, cartpole_config, minatar_config
 from vtrax.learner.network import NETWORK_KINDS
 
 LAUNCHERS = ("ray", "local")
+CONTINUOUS_POLICIES = ("gaussian", "squashed_gaussian")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -68,6 +70,14 @@ class TrainConfig:
     threads and an in-process Reverb server: for breakpoints, profiling and fast tests)."""
     dashboard: bool = False
     """Start Ray's dashboard on a local run (adds ~3 s to start-up)."""
+    continuous_policy: str = "gaussian"
+    """Box action spaces only: 'gaussian' (raw samples, clipped to the bounds for the env) or 'squashed_gaussian'
+    (tanh onto the bounds, with the log-probability correction)."""
+    state_dependent_std: bool = False
+    """Box action spaces only: the Gaussian's log-std is a network output (default: one learnt vector)."""
+    normalize_observations: bool = False
+    """Box action spaces only: normalise observations by running mean/std (in the params: checkpointed, used by
+    eval and serve)."""
     learner: LearnerConfig = dataclasses.field(default_factory=cartpole_config)
     """The learner's hyperparameters."""
 
@@ -89,6 +99,8 @@ class TrainConfig:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)!r}")
         if self.stop_at_target and self.target_return is None:
             raise ValueError("stop_at_target needs target_return; set --target-return or drop --stop-at-target")
+        if self.continuous_policy not in CONTINUOUS_POLICIES:
+            raise ValueError(f"continuous_policy must be one of {CONTINUOUS_POLICIES}, got {self.continuous_policy!r}")
         if self.lstm_size < 1:
             raise ValueError(f"lstm_size must be >= 1, got {self.lstm_size}")
         if not self.hidden_sizes or min(self.hidden_sizes) < 1:
@@ -115,12 +127,21 @@ class TrainConfig:
         return cls(**values)
 
 
-def network_options(config: TrainConfig) -> dict[str, Any]:
-    """Keyword arguments of `learner.make_network` for this config (learner, actors, eval and serve agree)."""
+def network_options(config: TrainConfig, spec: Any = None) -> dict[str, Any]:
+    """Keyword arguments of `learner.make_network` for this config (learner, actors, eval and serve agree).
+
+    With the environment's `actors.EnvSpec` of a Box action space, also the Gaussian policy's options.
+    """
     lstm = {"use_lstm": True, "lstm_size": config.lstm_size, "prev_action_reward": True} if config.use_lstm else {}
+    continuous = {}
+    if spec is not None and spec.is_continuous:
+        continuous = {"policy": config.continuous_policy, "state_dependent_std": config.state_dependent_std,
+                      "normalize_observations": config.normalize_observations}
+        if config.continuous_policy == "squashed_gaussian":
+            continuous.update(action_low=spec.action_low, action_high=spec.action_high)
     if config.network == "mlp":
-        return {"hidden_sizes": tuple(config.hidden_sizes), **lstm}
-    return lstm
+        return {"hidden_sizes": tuple(config.hidden_sizes), **lstm, **continuous}
+    return {**lstm, **continuous}
 
 
 def core_state_shapes(config: TrainConfig) -> dict[str, tuple[int, ...]] | None:
@@ -131,12 +152,19 @@ def core_state_shapes(config: TrainConfig) -> dict[str, tuple[int, ...]] | None:
 MAX_LOCAL_ACTORS_PER_CORE = 4
 
 
-def check_fits(config: TrainConfig, observation_shape: tuple[int, ...]) -> None:
+def check_fits(config: TrainConfig, observation_shape: tuple[int, ...], spec: Any = None) -> None:
     """Refuse, before anything starts, a config that cannot run on this environment or machine.
+
+    `spec` (`actors.EnvSpec`) adds the checks of Box action spaces.
 
     Raises:
       ValueError: one sentence naming the problem and a combination that works.
     """
+    if spec is not None and spec.is_continuous and (len(observation_shape) != 1 or config.use_lstm):
+        raise ValueError(f"{config.env_id} has continuous (Box) actions, which vtrax learns with a feed-forward "
+                         f"Gaussian mlp policy on vector observations, but this run has observation shape "
+                         f"{tuple(observation_shape)} and use_lstm={config.use_lstm}; choose a state-vector env (e.g. "
+                         "HalfCheetah-v5, Pendulum-v1) with --network mlp and without --use-lstm")
     if config.network != "mlp" and len(observation_shape) != 3:
         raise ValueError(f"network {config.network!r} needs image observations [H, W, C], but {config.env_id} "
                          f"gives shape {tuple(observation_shape)}; pass --network mlp (or --preset cartpole, with "
@@ -180,6 +208,16 @@ PRESETS = {
     "memory": lambda: TrainConfig(env_id="vtrax/TMaze-v0", network="mlp", hidden_sizes=(64,), use_lstm=True,
                                   lstm_size=64, num_envs_per_actor=64, max_queue_size=8, target_return=0.9,
                                   max_seconds=300.0, learner=cartpole_config()),
+    # Box actions, Gaussian policy; the learner values and their sources are in deploy/continuous_presets.py.
+    # Pendulum-v1: stops at the benchmark's -250, or after 5 minutes (with --env MountainCarContinuous-v0 pass
+    # --target-return 90, its solved level: -250 means nothing there).
+    "classic-continuous": lambda: TrainConfig(
+        env_id="Pendulum-v1", network="mlp", hidden_sizes=(64, 64), num_envs_per_actor=16, max_queue_size=8,
+        target_return=-250.0, stop_at_target=True, max_seconds=300.0, learner=classic_continuous_learner()),
+    # HalfCheetah-v5 (or any --env of the MuJoCo suite), 30 minutes.
+    "mujoco": lambda: TrainConfig(env_id="HalfCheetah-v5", network="mlp", hidden_sizes=(64, 64),
+                                  num_envs_per_actor=16, max_queue_size=8, max_seconds=1800.0,
+                                  normalize_observations=True, learner=mujoco_learner()),
 }
 
 

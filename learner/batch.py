@@ -4,12 +4,13 @@ A batch is a dict of numpy arrays shaped `[num_devices, batch_size // num_device
 (device, batch, time), as `replay.ReplayDataset` produces it:
 
     observation       [D, B/D, T+1, *obs_shape]   float32 (CartPole) or uint8 (Atari)
-    action            [D, B/D, T+1]               int32
+    action            [D, B/D, T+1]               int32 (Discrete), or [D, B/D, T+1, A] float32 (Box: the
+                                                  raw Gaussian sample, unclipped)
     reward            [D, B/D, T+1]               float32
     discount          [D, B/D, T+1]               float32, 0.0 where the episode terminated or the
                                                   step is invalid (truncation keeps 1.0)
     valid             [D, B/D, T+1]               bool, False on autoreset steps (masked out)
-    behaviour_logits  [D, B/D, T+1, A]            float32
+    behaviour_logits  [D, B/D, T+1, P]            float32: the policy output (logits, or concat(mean, log_std))
     param_version     [D, B/D, T+1]               int32
     core_state/hidden [D, B/D, T+1, H]            float32 (recurrent agents only;
     core_state/cell   [D, B/D, T+1, H]             the learner reads step 0)
@@ -23,6 +24,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
+from vtrax.learner.action_distribution import ActionDistribution, action_distribution
 from vtrax.learner.config import LearnerConfig
 from vtrax.learner.loss import BATCH_KEYS, CORE_STATE_PREFIX, RECURRENT_INPUT_KEYS
 from vtrax.learner.network import AgentNetwork
@@ -56,13 +58,19 @@ def check_batch(batch: Mapping[str, Any], config: LearnerConfig, network: AgentN
                 f"(num_devices, batch_size // num_devices, unroll_length + 1) for batch_size="
                 f"{config.batch_size}, unroll_length={config.unroll_length}; make the dataset's batch "
                 f"size, device count and sequence length match the learner config")
+    distribution = action_distribution(network.description)
     logits_shape = np.shape(batch["behaviour_logits"])
-    if logits_shape[3:] != (network.num_actions,):
+    if logits_shape[3:] != (distribution.num_params,):
         raise ValueError(f"batch['behaviour_logits'] has shape {logits_shape}, expected trailing dim "
-                         f"({network.num_actions},) = the network's num_actions")
-    for key in ("action", "param_version"):
-        if not np.issubdtype(np.asarray(batch[key]).dtype, np.integer):
-            raise ValueError(f"batch[{key!r}] must hold integers, got dtype {np.asarray(batch[key]).dtype}")
+                         f"({distribution.num_params},) = the size of the network's {distribution.kind} policy output")
+    action = np.asarray(batch["action"])
+    if action.shape[3:] != distribution.action_shape or action.dtype.kind != distribution.action_dtype.kind:
+        raise ValueError(f"batch['action'] has shape {action.shape} and dtype {action.dtype}, but the network's "
+                         f"{distribution.kind} policy takes actions of shape {distribution.action_shape} and dtype "
+                         f"{distribution.action_dtype}; train with the network built for this env's action space")
+    if not np.issubdtype(np.asarray(batch["param_version"]).dtype, np.integer):
+        raise ValueError(f"batch['param_version'] must hold integers, got dtype "
+                         f"{np.asarray(batch['param_version']).dtype}")
     if np.asarray(batch["valid"]).dtype != np.bool_:
         raise ValueError(f"batch['valid'] must be bool (False on autoreset steps), got dtype "
                          f"{np.asarray(batch['valid']).dtype}; write it as replay.impala_step_spec does")
@@ -85,11 +93,12 @@ def synthetic_batch(config: LearnerConfig, network: AgentNetwork, observation_sh
         observation = rng.standard_normal(lead + tuple(observation_shape)).astype(observation_dtype)
     batch = {
         "observation": observation,
-        "action": rng.integers(0, network.num_actions, size=lead, dtype=np.int32),
+        "action": _random_actions(rng, action_distribution(network.description), network.num_actions, lead),
         "reward": rng.standard_normal(lead).astype(np.float32),
         "discount": (rng.random(lead) > 0.02).astype(np.float32),
         "valid": rng.random(lead) > 0.02,
-        "behaviour_logits": (0.1 * rng.standard_normal(lead + (network.num_actions,))).astype(np.float32),
+        "behaviour_logits": (0.1 * rng.standard_normal(
+            lead + (action_distribution(network.description).num_params,))).astype(np.float32),
         "param_version": np.zeros(lead, np.int32),
     }
     batch["discount"][~batch["valid"]] = 0.0
@@ -100,3 +109,11 @@ def synthetic_batch(config: LearnerConfig, network: AgentNetwork, observation_sh
         batch["prev_action"] = np.where(starts, 0, np.roll(batch["action"], 1, axis=-1)).astype(np.int32)
         batch["prev_reward"] = np.where(starts, 0.0, np.roll(batch["reward"], 1, axis=-1)).astype(np.float32)
     return batch
+
+
+def _random_actions(rng: np.random.Generator, distribution: ActionDistribution, num_actions: int,
+                    lead: tuple[int, ...]) -> np.ndarray:
+    """Uniform discrete actions [*lead], or standard normal continuous ones [*lead, D]."""
+    if distribution.kind == "categorical":
+        return rng.integers(0, num_actions, size=lead, dtype=np.int32)
+    return rng.standard_normal(lead + distribution.action_shape).astype(np.float32)

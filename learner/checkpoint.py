@@ -341,6 +341,8 @@ def _check_leaves(path: str, trees: Any, stored_leaves: list[dict[str, Any]]) ->
 
 def _check_config(path: str, stored: dict[str, Any], config: LearnerConfig) -> None:
     current = config.to_dict()
+    # A field added after the checkpoint was written (e.g. reward_scale) held its default then.
+    stored = {**LearnerConfig().to_dict(), **stored}
     for name in sorted(set(stored) | set(current)):
         if name in OPERATIONAL_FIELDS:
             continue

@@ -82,6 +82,8 @@ class LearnerConfig:
     """Mixing of multi-step targets: V-trace's c-bar scale, or TD(lambda)'s lambda."""
     reward_clipping: str = "none"
     """'none', 'abs_one' (clip to [-1, 1]) or 'soft_asymmetric' (IMPALA DMLab's tanh)."""
+    reward_scale: float = 1.0
+    """Rewards are multiplied by this after clipping (keeps value targets near unit size; 1: unscaled)."""
     baseline: str = "vtrace"
     """Value targets: 'vtrace' (off-policy corrected) or 'td_lambda' (uncorrected)."""
     loss_reduction: str = "mean"
@@ -108,7 +110,7 @@ class LearnerConfig:
         _check_range(self, "lambda_", 0.0, 1.0)
         _check_range(self, "rmsprop_decay", 0.0, 1.0)
         _check_range(self, "rmsprop_momentum", 0.0, 1.0)
-        for name in ("learning_rate", "clip_rho_threshold", "clip_pg_rho_threshold",
+        for name in ("learning_rate", "reward_scale", "clip_rho_threshold", "clip_pg_rho_threshold",
                      "checkpoint_period_s", "rmsprop_eps", "adam_eps"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name} must be > 0, got {getattr(self, name)!r}")

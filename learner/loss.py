@@ -36,6 +36,12 @@ Episode boundaries follow gymnasium's next-step autoreset (`actors.vector_env`):
   (what the actor fed, 0 on an episode's first step), not rebuilt from the
   item: step 0's a_{-1} lies outside it.
 
+The policy's distribution (`learner.action_distribution`, from the network
+description) gives log pi(a_t) and log mu(a_t) at the stored action (an int, or a
+raw unclipped Gaussian sample [D]), so rho_t = exp(log pi - log mu); the
+policy-gradient term is -log pi(a_t) A_t and the entropy that of each step's
+distribution (closed form for Gaussians).
+
 Total loss = pg_loss + baseline_cost * 0.5 * errors**2 + entropy_cost * entropy_loss,
 each summed over valid steps and divided by B * T ('mean'), or summed ('sum', as
 the published code).
@@ -50,6 +56,7 @@ import jax
 import jax.numpy as jnp
 
 from vtrax import rl_ops
+from vtrax.learner.action_distribution import action_distribution
 from vtrax.learner.config import LearnerConfig
 from vtrax.learner.network import AgentNetwork
 
@@ -59,6 +66,8 @@ BATCH_KEYS = ("observation", "action", "reward", "discount", "valid", "behaviour
 CORE_STATE_PREFIX = "core_state/"
 RECURRENT_INPUT_KEYS = ("prev_action", "prev_reward")
 VALID_STEP_MEANS = ("entropy", "rho_mean", "rho_clipped_fraction", "value_mean")
+# Gaussian log-ratios of stale data can be large; exp(20) is far above any clip threshold.
+MAX_LOG_RHO = 20.0
 
 
 class LossOutputs(NamedTuple):
@@ -156,8 +165,7 @@ def make_errors_and_advantages(config: LearnerConfig) -> Callable[..., tuple[jax
 def make_loss(config: LearnerConfig, network: AgentNetwork) -> Callable[[Any, Batch], tuple[jax.Array, LossOutputs]]:
     """`loss(params, batch) -> (total_loss, LossOutputs)` for one device's `[B, T + 1, ...]` batch."""
     errors_and_advantages = make_errors_and_advantages(config)
-    pg_loss_fn = jax.vmap(rl_ops.policy_gradient_loss)
-    entropy_loss_fn = jax.vmap(rl_ops.entropy_loss)
+    distribution = action_distribution(network.description)
     # 'sum' = the per-device mean times the global number of steps; after the
     # pmean over devices that is the sum over the whole (global) batch.
     scale = float(config.batch_size * config.unroll_length) if config.loss_reduction == "sum" else 1.0
@@ -167,20 +175,22 @@ def make_loss(config: LearnerConfig, network: AgentNetwork) -> Callable[[Any, Ba
     clip_level = config.clip_rho_threshold * (1.0 + 1e-4)
 
     def loss(params: Any, batch: Batch) -> tuple[jax.Array, LossOutputs]:
-        logits, values = network_outputs(network, params, batch)  # [B, T+1, A], [B, T+1]
-        logits_t = logits[:, :unroll_length]  # [B, T, A]
-        a_t = batch["action"][:, :unroll_length]  # [B, T]
+        logits, values = network_outputs(network, params, batch)  # [B, T+1, P], [B, T+1]
+        logits_t = logits[:, :unroll_length]  # [B, T, P]: categorical logits or Gaussian parameters
+        a_t = batch["action"][:, :unroll_length]  # [B, T] int or [B, T, D] float (raw, unclipped)
         valid = batch["valid"].astype(bool)  # [B, T+1]
         w_t = valid[:, :unroll_length].astype(jnp.float32)  # [B, T]: 0 on autoreset steps
-        r_t = clip_rewards(batch["reward"][:, :unroll_length], config.reward_clipping)  # [B, T]
+        r_t = clip_rewards(batch["reward"][:, :unroll_length], config.reward_clipping) * config.reward_scale  # [B, T]
         discount_t = batch["discount"][:, :unroll_length] * config.discount  # [B, T]
-        behaviour_logits_t = batch["behaviour_logits"][:, :unroll_length]  # [B, T, A]
-        rho_t = jax.lax.stop_gradient(  # [B, T]
-            rl_ops.categorical_importance_sampling_ratios(logits_t, behaviour_logits_t, a_t))
+        behaviour_logits_t = batch["behaviour_logits"][:, :unroll_length]  # [B, T, P]
+        log_pi_t = distribution.logprob(a_t, logits_t)  # [B, T]
+        log_mu_t = distribution.logprob(a_t, behaviour_logits_t)  # [B, T]
+        # NOTE: invalid steps may hold any action; their ratio is zeroed below, so clamp before exp.
+        rho_t = jax.lax.stop_gradient(jnp.exp(jnp.minimum(log_pi_t - log_mu_t, MAX_LOG_RHO)))  # [B, T]
         v_tm1, v_t = values[:, :-1], values[:, 1:]  # [B, T], [B, T]
         errors, pg_advantage = errors_and_advantages(v_tm1, v_t, r_t, discount_t, rho_t, valid)  # [B, T] each
-        pg_loss = jnp.mean(pg_loss_fn(logits_t, a_t, pg_advantage, w_t))  # []
-        entropy_loss = jnp.mean(entropy_loss_fn(logits_t, w_t))  # []
+        pg_loss = jnp.mean(-log_pi_t * jax.lax.stop_gradient(pg_advantage) * w_t)  # []
+        entropy_loss = -jnp.mean(distribution.entropy(logits_t) * w_t)  # []
         baseline_loss = 0.5 * jnp.mean(jnp.square(errors))  # []
         outputs = LossOutputs(
             pg_loss=scale * pg_loss,

@@ -24,6 +24,7 @@ import jax
 import jax.numpy as jnp
 
 from vtrax import nets
+from vtrax.learner.action_distribution import POLICIES
 
 NETWORK_KINDS = ("mlp", "impala_deep", "impala_shallow", "minatar")
 
@@ -56,7 +57,10 @@ class AgentNetwork(NamedTuple):
 
 
 def make_network(kind: str, num_actions: int, *, hidden_sizes: Sequence[int] = (64, 64), use_lstm: bool = False,
-                 lstm_size: int = 256, shared_torso: bool = False, prev_action_reward: bool = False) -> AgentNetwork:
+                 lstm_size: int = 256, shared_torso: bool = False, prev_action_reward: bool = False,
+                 policy: str = "categorical", state_dependent_std: bool = False,
+                 action_low: Sequence[float] | None = None,
+                 action_high: Sequence[float] | None = None, normalize_observations: bool = False) -> AgentNetwork:
     """An `AgentNetwork` of the given kind.
 
     Args:
@@ -70,6 +74,14 @@ def make_network(kind: str, num_actions: int, *, hidden_sizes: Sequence[int] = (
       lstm_size: LSTM width when `use_lstm`.
       prev_action_reward: the LSTM also reads one_hot(a_{t-1}) and r_{t-1}
         (IMPALA kinds with `use_lstm`; 'mlp' with `use_lstm` always does).
+      policy: 'categorical' (Discrete actions, logits [..., A]) or, for Box actions of
+        `num_actions` = D dimensions, 'gaussian' / 'squashed_gaussian' (the policy output is
+        concat(mean, log_std) [..., 2D]; `learner.action_distribution`). Gaussian policies are
+        feed-forward 'mlp' networks with separate policy and value MLPs (tanh activations).
+      state_dependent_std: Gaussian policies: the log-std is a network output, not one learnt vector.
+      action_low, action_high: the Box bounds [D]; 'squashed_gaussian' maps its samples onto them.
+      normalize_observations: Gaussian policies: normalise observations by running statistics kept in the
+        parameters (`nets.ObservationNorm`, updated by the learner: `learner/observation_norm.py`).
       shared_torso: 'mlp' only. False (default): separate policy and value
         MLPs (`policy/~/linear_i`, `value/~/linear_i`); True: one torso with
         two heads (`nets.PolicyValueMLP`), about 0.6x the update time. On
@@ -88,6 +100,12 @@ def make_network(kind: str, num_actions: int, *, hidden_sizes: Sequence[int] = (
     if kind == "mlp" and shared_torso and use_lstm:
         raise ValueError("shared_torso is a feed-forward 'mlp' option (the LSTM net always shares its torso); "
                          "drop shared_torso or use_lstm")
+    if policy != "categorical":
+        return _gaussian_network(kind, num_actions, tuple(hidden_sizes), use_lstm=use_lstm, shared_torso=shared_torso,
+                                 policy=policy, state_dependent_std=state_dependent_std, action_low=action_low,
+                                 action_high=action_high, normalize_observations=normalize_observations)
+    if normalize_observations:
+        raise ValueError("normalize_observations is an option of the Gaussian policies (Box actions); drop it")
     description = {"kind": kind, "num_actions": num_actions, "use_lstm": bool(use_lstm)}
     if kind == "mlp" and use_lstm:
         description.update(hidden_sizes=[int(size) for size in hidden_sizes], lstm_size=int(lstm_size),
@@ -107,6 +125,50 @@ def make_network(kind: str, num_actions: int, *, hidden_sizes: Sequence[int] = (
     return _recurrent(lambda: nets.ImpalaNet(num_actions, torso=torso, use_lstm=True, lstm_size=lstm_size,
                                              prev_action_reward=prev_action_reward),
                       kind, num_actions, description)
+
+
+def _gaussian_network(kind: str, action_dim: int, hidden_sizes: tuple[int, ...], *, use_lstm: bool,
+                      shared_torso: bool, policy: str, state_dependent_std: bool, action_low, action_high,
+                      normalize_observations: bool) -> AgentNetwork:
+    """A Gaussian policy MLP beside a value MLP, for Box actions (see `make_network`)."""
+    if policy not in POLICIES:
+        raise ValueError(f"policy must be one of {POLICIES}, got {policy!r}")
+    if kind != "mlp" or use_lstm or shared_torso:
+        raise ValueError(f"a {policy} policy (Box actions) is built on the feed-forward 'mlp' network with separate "
+                         f"policy and value MLPs, got kind={kind!r}, use_lstm={use_lstm}, shared_torso={shared_torso}; "
+                         "pass --network mlp without --use-lstm")
+    description = {"kind": kind, "num_actions": action_dim, "use_lstm": False,
+                   "hidden_sizes": [int(size) for size in hidden_sizes], "shared_torso": False, "policy": policy,
+                   "state_dependent_std": bool(state_dependent_std)}
+    if policy == "squashed_gaussian":
+        if action_low is None or action_high is None:
+            raise ValueError("a squashed_gaussian policy maps its samples onto the Box bounds; pass action_low "
+                             "and action_high ([D] each)")
+        description.update(action_low=[float(x) for x in action_low], action_high=[float(x) for x in action_high])
+    if normalize_observations:
+        description.update(normalize_observations=True)
+
+    def module():
+        return _GaussianMLPs(action_dim, hidden_sizes, state_dependent_std, normalize_observations)
+
+    return _feed_forward(module, kind, action_dim, description)
+
+
+class _GaussianMLPs:
+    """Gaussian policy MLP and value MLP: float [..., F] -> (concat(mean, log_std) [..., 2D], value [...])."""
+
+    def __init__(self, action_dim: int, hidden_sizes: tuple[int, ...], state_dependent_std: bool,
+                 normalize_observations: bool = False):
+        self.norm = nets.ObservationNorm(name="obs_norm") if normalize_observations else None
+        self.policy = nets.GaussianPolicyMLP(action_dim, hidden_sizes, state_dependent_std=state_dependent_std,
+                                             name="policy")
+        self.value = nets.MLP(hidden_sizes + (1,), activation=jnp.tanh, name="value")
+
+    def __call__(self, observation: Any) -> tuple[jax.Array, jax.Array]:
+        observation = jnp.asarray(observation).astype(jnp.float32)
+        if self.norm is not None:
+            observation = self.norm(observation)
+        return self.policy(observation), self.value(observation)[..., 0]
 
 
 class _SeparateMLPs:

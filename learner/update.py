@@ -21,6 +21,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from vtrax.learner import observation_norm
 from vtrax.learner.config import LearnerConfig
 from vtrax.learner.loss import VALID_STEP_MEANS, Batch, LossOutputs, make_loss
 from vtrax.learner.network import AgentNetwork
@@ -52,6 +53,9 @@ def make_update_step(config: LearnerConfig, network: AgentNetwork, *,
     def mean_over_devices(tree: Any) -> Any:
         return tree if axis_name is None else jax.lax.pmean(tree, axis_name)
 
+    def sum_over_devices(tree: Any) -> Any:
+        return tree if axis_name is None else jax.lax.psum(tree, axis_name)
+
     def reduce_over_devices(value: jax.Array, reduce: Callable) -> jax.Array:
         return value if axis_name is None else reduce(value, axis_name)
 
@@ -65,8 +69,10 @@ def make_update_step(config: LearnerConfig, network: AgentNetwork, *,
         grad_norm = optax.global_norm(grads)
         finite = jnp.isfinite(loss) & jnp.isfinite(grad_norm)
         updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
-        stepped = TrainingState(params=optax.apply_updates(state.params, updates), opt_state=opt_state,
-                                step=state.step + 1)
+        # Running observation statistics (nets with `obs_norm` only) follow the batch, not the gradient.
+        params = observation_norm.update_from_batch(optax.apply_updates(state.params, updates), batch["observation"],
+                                                    batch["valid"], config.unroll_length, sum_over_devices)
+        stepped = TrainingState(params=params, opt_state=opt_state, step=state.step + 1)
         new_state = jax.tree_util.tree_map(lambda new, old: jnp.where(finite, new, old), stepped, state)
         lag = (state.step - batch["param_version"][:, :config.unroll_length]).astype(jnp.float32)  # [B, T]
         metrics = dict(outputs._asdict(), total_loss=loss, grad_norm=grad_norm,

@@ -11,12 +11,14 @@ from vtrax.nets.base import current_name, get_parameter, get_state, running_init
 from vtrax.nets.basic import BatchApply, Flatten, Sequential, dropout, one_hot
 from vtrax.nets.conv import Conv2D
 from vtrax.nets.embed import Embed
+from vtrax.nets.gaussian_head import GaussianPolicyMLP
 from vtrax.nets.errors import (InvalidRNGKeyError, MissingParameterError, MissingRNGError, MissingStateError,
                                ModuleNameError, ModuleOutsideTransformError, ParameterShapeError, UnsupportedStateError)
 from vtrax.nets.layer_norm import LayerNorm
 from vtrax.nets.linear import Linear
 from vtrax.nets.minatar_torso import MinAtarTorso
 from vtrax.nets.mlp import MLP
+from vtrax.nets.observation_norm import ObservationNorm
 from vtrax.nets.module import Module
 from vtrax.nets.pooling import AvgPool, MaxPool, avg_pool, max_pool
 from vtrax.nets.recurrent import GRU, LSTM, LSTMState, ResetCore, RNNCore, dynamic_unroll, static_unroll
@@ -32,12 +34,12 @@ __all__ = [
     "PRNGSequence", "running_init", "current_name", "scan",
     # layers
     "Linear", "MLP", "Sequential", "Conv2D", "max_pool", "avg_pool", "MaxPool", "AvgPool", "Flatten",
-    "LayerNorm", "Embed", "one_hot", "dropout", "BatchApply",
+    "LayerNorm", "ObservationNorm", "Embed", "one_hot", "dropout", "BatchApply",
     # recurrent
     "RNNCore", "LSTM", "LSTMState", "GRU", "ResetCore", "dynamic_unroll", "static_unroll",
     # agent networks
-    "PolicyValueMLP", "RecurrentMLPNet", "ImpalaDeepTorso", "ImpalaShallowTorso", "ImpalaNet", "ResidualBlock",
-    "MinAtarTorso",
+    "PolicyValueMLP", "RecurrentMLPNet", "GaussianPolicyMLP", "ImpalaDeepTorso", "ImpalaShallowTorso", "ImpalaNet",
+    "ResidualBlock", "MinAtarTorso",
     # submodules and errors
     "initializers", "errors", "ModuleOutsideTransformError", "MissingRNGError", "InvalidRNGKeyError",
     "ParameterShapeError", "MissingParameterError", "MissingStateError", "UnsupportedStateError",

@@ -42,7 +42,9 @@ def field_spec(shape, dtype) -> FieldSpec:
 
 
 def impala_step_spec(observation_shape, observation_dtype, num_actions: int,
-                     core_state_shapes: Mapping[str, tuple[int, ...]] | None = None) -> dict[str, FieldSpec]:
+                     core_state_shapes: Mapping[str, tuple[int, ...]] | None = None, *,
+                     action_shape: tuple[int, ...] = (), action_dtype=np.int32,
+                     num_policy_params: int | None = None) -> dict[str, FieldSpec]:
     """The fields an IMPALA/V-trace actor writes for each environment step.
 
     Step t holds the observation o_t, the action a_t taken at o_t, the reward r_t
@@ -69,6 +71,10 @@ def impala_step_spec(observation_shape, observation_dtype, num_actions: int,
         step then also holds the core's other inputs, `prev_action` int32 []
         (a_{t-1}) and `prev_reward` float32 [] (r_{t-1}), 0 at an episode's
         first step (the one after an invalid step).
+      action_shape, action_dtype: one action: int32 [] (Discrete, the default) or
+        float32 [D] (Box: the raw Gaussian sample, before clipping to the bounds).
+      num_policy_params: the last dimension P of `behaviour_logits` when it is not
+        `num_actions` (Gaussian policies store concat(mean, log_std), P = 2D).
 
     Returns:
       `{field name: FieldSpec}` with `observation`, `action` int32 [],
@@ -83,11 +89,11 @@ def impala_step_spec(observation_shape, observation_dtype, num_actions: int,
         raise ValueError(f"num_actions must be >= 1, got {num_actions}")
     spec = {
         "observation": field_spec(observation_shape, observation_dtype),
-        "action": field_spec((), np.int32),
+        "action": field_spec(action_shape, action_dtype),
         "reward": field_spec((), np.float32),
         "discount": field_spec((), np.float32),
         "valid": field_spec((), np.bool_),
-        "behaviour_logits": field_spec((int(num_actions),), np.float32),
+        "behaviour_logits": field_spec((int(num_policy_params or num_actions),), np.float32),
         "param_version": field_spec((), np.int32),
     }
     for name, shape in (core_state_shapes or {}).items():

@@ -17,7 +17,7 @@ from vtrax.deploy.runtime.run_dir import read_json
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("run_dir", metavar="RUN_DIR", help="A run directory written by `vtrax train`.")
     parser.add_argument("--episodes", type=int, default=10, help="Episodes to play (default 10).")
-    parser.add_argument("--sampled", action="store_true", help="Sample actions instead of acting greedily.")
+    parser.add_argument("--sampled", action="store_true", help="Sample actions instead of acting greedily (the argmax, or a Gaussian policy's mean action).")
     parser.add_argument("--video", metavar="PATH", default=None,
                         help="Write the first episode as a video: PATH ends in .gif or .mp4.")
     parser.add_argument("--seed", type=int, default=12345, help="Seed of the evaluation environments.")
@@ -28,17 +28,22 @@ def evaluate(run_dir: Path, *, episodes: int, greedy: bool, seed: int, video: st
     """Returns {'returns': [...], 'mean': m, 'std': s, 'episodes': n, 'greedy': g, 'env_id': id}."""
     import jax
 
-    from vtrax.actors import make_env, make_recurrent_select_action, make_select_action
+    from vtrax.actors import env_spec, make_env, make_recurrent_select_action, make_select_action
+    from vtrax.actors.environments import to_env_action
     from vtrax.learner import load_params, make_network
+    from vtrax.learner.action_distribution import action_distribution
 
     config = TrainConfig.from_dict(read_json(run_dir / "config.json"))
+    spec = env_spec(config.env_id)
     env = make_env(config.env_id, seed=seed)
-    network = make_network(config.network, int(env.action_space.n), **network_options(config))
+    network = make_network(config.network, spec.num_actions, **network_options(config, spec))
     params = jax.device_put(load_params(str(run_dir / "checkpoints")))
     if network.is_recurrent:
         select_action = make_recurrent_select_action(network.unroll, network.initial_state, greedy=greedy)
     else:
-        select_action = make_select_action(network.apply, greedy=greedy)
+        # Greedy: the argmax, or a Gaussian policy's mean action (clipped to the bounds like every action).
+        select_action = make_select_action(network.apply, greedy=greedy,
+                                           distribution=action_distribution(network.description))
     key, returns, frames = jax.random.PRNGKey(seed), [], []
     for episode in range(episodes):
         observation, _ = env.reset(seed=seed + episode)
@@ -55,7 +60,7 @@ def evaluate(run_dir: Path, *, episodes: int, greedy: bool, seed: int, video: st
             if recurrent:
                 recurrent["core_state"] = choice.next_core_state
             action = choice.action[0]
-            observation, reward, terminated, truncated, _ = env.step(int(action))
+            observation, reward, terminated, truncated, _ = env.step(to_env_action(env.action_space, action))
             if recurrent:
                 recurrent.update(prev_action=np.full(1, action, np.int32), prev_reward=np.full(1, reward, np.float32))
             total, done, step = total + float(reward), terminated or truncated, step + 1

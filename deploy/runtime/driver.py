@@ -141,7 +141,7 @@ class Driver:
 
         self.spec = env_spec(self.config.env_id)
         try:
-            check_fits(self.config, self.spec.observation_shape)
+            check_fits(self.config, self.spec.observation_shape, self.spec)
         except ValueError as error:
             raise TrainingError(str(error)) from None
         self.replay_address = self.launcher.start(self.config, replay_table(self.spec, self.config))

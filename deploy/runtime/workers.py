@@ -29,15 +29,18 @@ log = logging.getLogger(__name__)
 def _network(config, spec):
     from vtrax.learner import make_network
 
-    return make_network(config.network, spec.num_actions, **network_options(config))
+    return make_network(config.network, spec.num_actions, **network_options(config, spec))
 
 
 def step_spec(spec, config):
     """The replay fields one actor step writes, from the environment's spec and the agent's core state."""
     from vtrax import replay
+    from vtrax.learner.action_distribution import action_distribution
 
+    distribution = action_distribution(_network(config, spec).description)
     return replay.impala_step_spec(spec.observation_shape, spec.observation_dtype, spec.num_actions,
-                                   core_state_shapes=core_state_shapes(config))
+                                   core_state_shapes=core_state_shapes(config), action_shape=distribution.action_shape,
+                                   action_dtype=distribution.action_dtype, num_policy_params=distribution.num_params)
 
 
 class LearnerWorker:
@@ -197,6 +200,7 @@ class ActorWorker:
 
     def __init__(self, index: int, config, spec, replay_address: str, param_source, *, exit_on_error: bool = True):
         from vtrax import actors, replay
+        from vtrax.learner.action_distribution import action_distribution
 
         seed = config.seed * 1000 + 17 * (index + 1)
         network = _network(config, spec)
@@ -209,7 +213,8 @@ class ActorWorker:
             select_action = actors.make_recurrent_select_action(network.unroll, network.initial_state)
             initial_core_state = network.initial_state(config.num_envs_per_actor)
         else:
-            select_action, initial_core_state = actors.make_select_action(network.apply), None
+            distribution = action_distribution(network.description)
+            select_action, initial_core_state = actors.make_select_action(network.apply, distribution=distribution), None
         self._actor = actors.Actor(self._env, select_action, self._adder, param_source,
                                    actor_config, initial_core_state=initial_core_state)
         self._exit_on_error = exit_on_error

@@ -35,7 +35,7 @@ def write_initial_run(run_dir: str | Path, config: TrainConfig | None = None, *,
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     spec = env_spec(config.env_id)
-    network = make_network(config.network, spec.num_actions, **network_options(config))
+    network = make_network(config.network, spec.num_actions, **network_options(config, spec))
     example = np.zeros((1, 1, *spec.observation_shape), spec.observation_dtype)
     state = init_state(config.learner, network, example, jax.random.PRNGKey(seed))
     state = state._replace(step=jnp.asarray(step, jnp.int32))

@@ -22,7 +22,8 @@ from vtrax.deploy.serve.source import PolicySource, ServeSetupError, checkpoint_
 
 log = logging.getLogger(__name__)
 
-_NETWORK_OPTIONS = ("hidden_sizes", "use_lstm", "lstm_size", "shared_torso")
+_NETWORK_OPTIONS = ("hidden_sizes", "use_lstm", "lstm_size", "shared_torso", "policy", "state_dependent_std",
+                    "action_low", "action_high", "normalize_observations")
 
 
 class LoadedParams(NamedTuple):
@@ -35,7 +36,8 @@ class LoadedParams(NamedTuple):
 
 
 class ActOutput(NamedTuple):
-    """One `Act` answer: actions [B] int32, logits [B, A] float32, value [B] float32."""
+    """One `Act` answer: actions [B] int32 (Discrete) or [B, D] float32 (Box, within the bounds),
+    logits [B, P] float32 (the policy output: logits or concat(mean, log_std)), value [B] float32."""
 
     actions: np.ndarray
     logits: np.ndarray
@@ -87,6 +89,8 @@ class PolicyModel:
         import jax
         import jax.numpy as jnp
 
+        from vtrax.learner.action_distribution import action_distribution
+
         if max_batch_size < 1:
             raise ServeSetupError(f"--max-batch-size must be >= 1, got {max_batch_size}")
         self.network = network_from_description(description)
@@ -97,13 +101,23 @@ class PolicyModel:
             raise ServeSetupError(f"the checkpoint's network has {self.network.num_actions} actions but "
                                   f"{env_spec.env_id} has {env_spec.num_actions}; pass the --env it was trained on")
         apply = self.network.apply
+        distribution = action_distribution(description)
+        bounds = (env_spec.action_low, env_spec.action_high) if env_spec.is_continuous else None
+
+        def to_env(actions):  # Gaussian samples are clipped to the Box, as the actors do for their envs
+            if bounds is None:
+                return actions
+            low, high = (jnp.broadcast_to(jnp.asarray(bound, jnp.float32), actions.shape) for bound in bounds)
+            return jnp.clip(actions, low, high)
 
         @jax.jit
         def forward(params, observations, seed):
-            logits, value = apply(params, observations[None])  # [1, B, A], [1, B]
-            logits, value = logits[0].astype(jnp.float32), value[0].astype(jnp.float32)  # [B, A], [B]
-            sampled = jax.random.categorical(jax.random.PRNGKey(seed), logits, axis=-1)  # [B]
-            return jnp.argmax(logits, axis=-1).astype(jnp.int32), sampled.astype(jnp.int32), logits, value
+            logits, value = apply(params, observations[None])  # [1, B, P], [1, B]
+            logits, value = logits[0].astype(jnp.float32), value[0].astype(jnp.float32)  # [B, P], [B]
+            sampled = distribution.sample(jax.random.PRNGKey(seed), logits)  # [B] or [B, D]
+            mode = distribution.mode(logits)  # [B] or [B, D]
+            return (to_env(mode).astype(distribution.action_dtype), to_env(sampled).astype(distribution.action_dtype),
+                    logits, value)
 
         self._forward = forward
 
@@ -138,7 +152,7 @@ class PolicyModel:
         Args:
           loaded: the parameters to use.
           observations: [B, *observation_shape], 1 <= B <= max_batch_size.
-          sample: sample actions from softmax(logits) instead of the argmax.
+          sample: sample actions from the policy instead of taking its mode (argmax, or the Gaussian's mean).
           seed: the sampling seed (any uint64; folded to 32 bits).
         """
         import jax

@@ -123,6 +123,18 @@ def test_mismatched_config_is_refused_naming_the_field(tmp_path):
     # The loop's periods may change between runs.
     learner.restore_checkpoint(str(tmp_path), learner.cartpole_config(checkpoint_period_s=5.0), NETWORK,
                                template=_state(config))
+    # A field added since (reward_scale) counts as its default in an older checkpoint, and only then.
+    (checkpoint,) = learner.list_checkpoints(str(tmp_path))
+    meta_path = os.path.join(checkpoint, "meta", "metadata")
+    with open(meta_path) as f:
+        meta = json.load(f)
+    del meta["config"]["reward_scale"]
+    with open(meta_path, "w") as f:
+        json.dump(meta, f)
+    learner.restore_checkpoint(str(tmp_path), config, NETWORK, template=_state(config))
+    with pytest.raises(learner.CheckpointMismatchError, match="reward_scale=1.0 .* reward_scale=0.1"):
+        learner.restore_checkpoint(str(tmp_path), learner.cartpole_config(reward_scale=0.1), NETWORK,
+                                   template=_state(config))
 
 
 def test_mismatched_network_is_refused_naming_the_field(tmp_path):
