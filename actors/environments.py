@@ -1,6 +1,7 @@
 """Environment construction from a gymnasium id: classic control as is, Atari preprocessed, MinAtar registered.
 
-vtrax's own ids (`vtrax/TMaze-v0`, actors/tmaze.py) and MinAtar's are registered on first use.
+vtrax's own ids (`vtrax/TMaze-v0`, actors/tmaze.py; `vtrax/CartPoleNoVelocity-v1`,
+actors/cartpole_no_velocity.py) and MinAtar's are registered on first use.
 
 Atari (`ALE/...-v5`) gets the standard IMPALA/DQN preprocessing: the emulator's own
 frame skip is turned off and `AtariPreprocessing` does 30 no-op starts, a frame skip
@@ -17,6 +18,7 @@ import gymnasium as gym
 import numpy as np
 
 from vtrax.actors.errors import EnvironmentSetupError
+from vtrax.actors.cartpole_no_velocity import register_cartpole_no_velocity
 from vtrax.actors.minatar import check_minatar_id, is_minatar, register_minatar_envs
 from vtrax.actors.tmaze import VTRAX_ENV_PREFIX, register_tmaze
 
@@ -83,6 +85,7 @@ def make_env(env_id: str, *, seed: int | None = None) -> gym.Env:
     else:
         if env_id.startswith(VTRAX_ENV_PREFIX):
             register_tmaze()
+            register_cartpole_no_velocity()
         env = _gym_make(env_id)
     _check_spaces(env_id, env)
     if seed is not None:

@@ -215,6 +215,12 @@ PRESETS = {
     # The T-maze memory task (actors/tmaze.py): with the LSTM (the preset's default) the return goes to +1;
     # `--use-lstm false` gives the feed-forward agent, whose best possible expected return is 0. A 64-wide core
     # and CartPole's learner values, as for `--preset cartpole --use-lstm`.
+    # CartPole-v1 with the velocities hidden (actors/cartpole_no_velocity.py): the LSTM agent must infer them
+    # from the observations it has seen; `--use-lstm false` shows the feed-forward agent's plateau. The
+    # cartpole preset's learner and 64-wide core; 400 is the bar (475 is CartPole's solved level).
+    "cartpole-no-velocity": lambda: TrainConfig(
+        env_id="vtrax/CartPoleNoVelocity-v1", network="mlp", use_lstm=True, lstm_size=64, num_envs_per_actor=64,
+        max_queue_size=8, target_return=400.0, max_seconds=300.0, learner=cartpole_config()),
     "memory": lambda: TrainConfig(env_id="vtrax/TMaze-v0", network="mlp", hidden_sizes=(64,), use_lstm=True,
                                   lstm_size=64, num_envs_per_actor=64, max_queue_size=8, target_return=0.9,
                                   max_seconds=300.0, learner=cartpole_config()),
