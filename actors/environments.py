@@ -160,8 +160,8 @@ def _check_spaces(env_id: str, env: gym.Env) -> None:
                 "Box with finite low/high) and pass its id")
     elif not isinstance(actions, gym.spaces.Discrete):
         raise EnvironmentSetupError(
-            f"{env_id} has action space {actions}; vtrax's agents take a Discrete action space (impala, dqn, "
-            "r2d2) or a bounded Box (impala); choose such an environment, e.g. CartPole-v1 or Pendulum-v1")
+            f"{env_id} has action space {actions}; vtrax's agents take a Discrete or a bounded Box action space "
+            "(Box: --agent impala only); choose such an environment, such as CartPole-v1 or Pendulum-v1")
     space = env.observation_space
     vector_ok = isinstance(space, gym.spaces.Box) and len(space.shape) == 1
     frames_ok = isinstance(space, gym.spaces.Box) and tuple(space.shape) == ATARI_FRAME_SHAPE

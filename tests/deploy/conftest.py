@@ -9,12 +9,12 @@ import pytest
 
 # A local head started the way `vtrax train` starts one; it lives until its stdin closes.
 # NOTE: not `ray start --head`: that writes /tmp/ray/ray_current_cluster, which other Ray users of
-# this machine would then join.
+# this machine would then join; and address="local", so that such a file (or another Ray) is never joined.
 CLUSTER = """
 import sys
 from vtrax.deploy.runtime.ray_head import init_ray
 import ray
-init_ray(num_cpus=1, include_dashboard=False, logging_level="ERROR")
+init_ray(address="local", _node_ip_address="127.0.0.1", num_cpus=1, include_dashboard=False, logging_level="ERROR")
 print(ray.get_runtime_context().gcs_address, flush=True)
 sys.stdin.read()
 """

@@ -156,7 +156,12 @@ def _replay_server_pid() -> int | None:
     return None
 
 
-def _stop_tagged_ray() -> None:
+def _stop_tagged_ray(port: int) -> None:
+    """Stop the processes these tests started (see TAG) and the address file `ray start --head` left."""
+    current = Path("/tmp/ray/ray_current_cluster")
+    with contextlib.suppress(OSError):
+        if current.read_text().strip().endswith(f":{port}"):
+            current.unlink()
     processes = [process for process in psutil.process_iter() if _tagged(process)]
     for process in processes:
         with contextlib.suppress(psutil.Error):
@@ -179,7 +184,8 @@ def test_address_joins_an_existing_cluster_uses_its_cpus_and_leaves_it_running(t
     ray_cli = str(Path(sys.executable).parent / "ray")
     port = _free_port()
     started = subprocess.run([ray_cli, "start", "--head", f"--port={port}", "--num-cpus=3",
-                              "--include-dashboard=false"], capture_output=True, text=True, timeout=120, env=ENV)
+                              "--node-ip-address=127.0.0.1", "--include-dashboard=false"],
+                             capture_output=True, text=True, timeout=120, env=ENV)
     assert started.returncode == 0, started.stdout + started.stderr
     try:
         result = _train("--address", f"127.0.0.1:{port}", "--max-env-frames", "20000", "--max-seconds", "300",
@@ -200,7 +206,7 @@ def test_address_joins_an_existing_cluster_uses_its_cpus_and_leaves_it_running(t
             private.stdout + private.stderr)
         socket.create_connection(("127.0.0.1", port), timeout=5).close()
     finally:
-        _stop_tagged_ray()  # NOTE: not `ray stop`, which stops every Ray on the machine
+        _stop_tagged_ray(port)  # NOTE: not `ray stop`, which stops every Ray on the machine
 
 
 @pytest.mark.parametrize("flags, message", [
