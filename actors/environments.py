@@ -139,8 +139,8 @@ def _make_atari(env_id: str) -> gym.Env:
 
 
 def to_env_action(space: gym.Space, action: np.ndarray):
-    """One env's action as the env takes it: an int for Discrete; for Box the raw Gaussian
-    sample clipped to the bounds (clipping happens here only: the stored action stays raw)."""
+    """An action as the env takes it: an int for Discrete; for Box the raw Gaussian sample [D]
+    (or a batch [E, D]) clipped to the bounds (clipping happens here only: the stored action stays raw)."""
     if isinstance(space, gym.spaces.Box):
         return np.clip(np.asarray(action, space.dtype), space.low, space.high)
     return int(action)

@@ -32,6 +32,7 @@ observation acted on, and what `step` returned for it):
 
 from __future__ import annotations
 
+import functools
 import logging
 from typing import NamedTuple
 
@@ -68,8 +69,9 @@ class _NativeVector:
         self._env = gym.make_vec(env_id, num_envs=num_envs, vectorization_mode="vector_entry_point")
         self._ending = np.zeros(num_envs, dtype=bool)
         space = self._env.single_action_space
-        self._env_actions = ((lambda actions: np.clip(actions, space.low, space.high).astype(space.dtype))
-                             if isinstance(space, gym.spaces.Box) else (lambda actions: actions.astype(np.int64)))
+        # Box: to_env_action clips a whole [E, D] batch at once (the bounds broadcast).
+        self._env_actions = (functools.partial(to_env_action, space) if isinstance(space, gym.spaces.Box)
+                             else (lambda actions: actions.astype(np.int64)))
         self._no_crash = np.zeros(num_envs, dtype=bool)  # read-only: returned by every step that did not raise
         self.env_errors = 0
 
