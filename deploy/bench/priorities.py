@@ -40,7 +40,7 @@ def _fill(address: str, table: str, items: int, num_envs: int) -> None:
     adder.close()
 
 
-def CARTPOLE_SPEC():  # noqa: N802 - a constant, built on demand so the module loads no gymnasium
+def _cartpole_spec():  # built on demand: the module loads no gymnasium
     from vtrax.actors import EnvSpec
 
     return EnvSpec("CartPole-v1", (4,), np.dtype(np.float32), 2)
@@ -51,7 +51,7 @@ def _updates_per_second(config, address: str, table: str, updates: int, write: b
     from vtrax.deploy.agents import get_agent
 
     agent = get_agent("dqn")
-    network = agent.make_network(config, CARTPOLE_SPEC())
+    network = agent.make_network(config, _cartpole_spec())
     dataset = replay.ReplayDataset(address, table, config.learner.batch_size, prefetch=4)
     writer = replay.PriorityWriter(dataset.update_priorities) if write else None
     loop = learner.Learner(config.learner, network, dataset, lambda version, params: None,
@@ -75,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
     config = preset("cartpole", agent="dqn")
     config = dataclasses.replace(config, num_envs_per_actor=args.num_envs,
                                  dqn=dataclasses.replace(config.dqn, min_replay_size=1))
-    spec = CARTPOLE_SPEC()
+    spec = _cartpole_spec()
     # NOTE: no rate limiter: nothing inserts while the learner runs.
     table = dataclasses.replace(get_agent("dqn").replay_table(config, spec), samples_per_insert=None,
                                 max_size=args.items + 10)
