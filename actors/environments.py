@@ -40,16 +40,23 @@ class EnvSpec:
     observation_shape: tuple[int, ...]
     observation_dtype: np.dtype
     num_actions: int
-    """Discrete: the number of actions A; Box: the number of action dimensions D."""
+    """Discrete: the number of actions A; Box and MultiDiscrete: the number of action dimensions D."""
     action_low: tuple[float, ...] | None = None
     """Box actions only: the lower bounds [D] (None for Discrete)."""
     action_high: tuple[float, ...] | None = None
     """Box actions only: the upper bounds [D] (None for Discrete)."""
+    action_nvec: tuple[int, ...] | None = None
+    """MultiDiscrete actions only: the number of choices of each dimension [D] (None otherwise)."""
 
     @property
     def is_continuous(self) -> bool:
         """Whether actions are real vectors (a bounded Box) rather than Discrete indices."""
         return self.action_low is not None
+
+    @property
+    def is_multi_discrete(self) -> bool:
+        """Whether an action is D independent choices (a MultiDiscrete space) rather than one index."""
+        return self.action_nvec is not None
 
     @property
     def frames_per_step(self) -> int:
@@ -101,6 +108,9 @@ def env_spec(env_id: str) -> EnvSpec:
         if isinstance(actions, gym.spaces.Box):
             return EnvSpec(env_id, tuple(space.shape), np.dtype(space.dtype), int(actions.shape[0]),
                            tuple(float(x) for x in actions.low), tuple(float(x) for x in actions.high))
+        if isinstance(actions, gym.spaces.MultiDiscrete):
+            return EnvSpec(env_id, tuple(space.shape), np.dtype(space.dtype), int(actions.shape[0]),
+                           action_nvec=tuple(int(n) for n in actions.nvec))
         return EnvSpec(env_id, tuple(space.shape), np.dtype(space.dtype), int(actions.n))
     finally:
         env.close()
@@ -140,9 +150,12 @@ def _make_atari(env_id: str) -> gym.Env:
 
 def to_env_action(space: gym.Space, action: np.ndarray):
     """An action as the env takes it: an int for Discrete; for Box the raw Gaussian sample [D]
-    (or a batch [E, D]) clipped to the bounds (clipping happens here only: the stored action stays raw)."""
+    (or a batch [E, D]) clipped to the bounds (clipping happens here only: the stored action stays raw);
+    for MultiDiscrete the indices [D] (or [E, D]) shifted by the space's `start`."""
     if isinstance(space, gym.spaces.Box):
         return np.clip(np.asarray(action, space.dtype), space.low, space.high)
+    if isinstance(space, gym.spaces.MultiDiscrete):
+        return np.asarray(action, space.dtype) + space.start
     return int(action)
 
 
@@ -158,10 +171,17 @@ def _check_spaces(env_id: str, env: gym.Env) -> None:
                 f"{env_id} has an unbounded Box action space {actions}, but vtrax clips Gaussian actions to the "
                 "bounds; register a version with finite bounds (gymnasium.wrappers.RescaleAction or ClipAction on a "
                 "Box with finite low/high) and pass its id")
+    elif isinstance(actions, gym.spaces.MultiDiscrete):
+        if len(actions.shape) != 1:
+            raise EnvironmentSetupError(
+                f"{env_id} has a MultiDiscrete action space of shape {actions.shape}; vtrax's multi-categorical "
+                "policy takes a MultiDiscrete of rank 1 (register a wrapped version with a flat nvec, or choose "
+                "another env)")
     elif not isinstance(actions, gym.spaces.Discrete):
         raise EnvironmentSetupError(
-            f"{env_id} has action space {actions}; vtrax's agents take a Discrete or a bounded Box action space "
-            "(Box: --agent impala only); choose such an environment, such as CartPole-v1 or Pendulum-v1")
+            f"{env_id} has action space {actions}; vtrax's agents take a Discrete, MultiDiscrete or bounded Box "
+            "action space (MultiDiscrete and Box: --agent impala only); choose such an environment, such as "
+            "CartPole-v1 or Pendulum-v1")
     space = env.observation_space
     vector_ok = isinstance(space, gym.spaces.Box) and len(space.shape) == 1
     frames_ok = isinstance(space, gym.spaces.Box) and tuple(space.shape) == ATARI_FRAME_SHAPE

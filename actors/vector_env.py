@@ -69,8 +69,9 @@ class _NativeVector:
         self._env = gym.make_vec(env_id, num_envs=num_envs, vectorization_mode="vector_entry_point")
         self._ending = np.zeros(num_envs, dtype=bool)
         space = self._env.single_action_space
-        # Box: to_env_action clips a whole [E, D] batch at once (the bounds broadcast).
-        self._env_actions = (functools.partial(to_env_action, space) if isinstance(space, gym.spaces.Box)
+        # Box and MultiDiscrete: to_env_action maps a whole [E, D] batch at once (bounds, starts broadcast).
+        self._env_actions = (functools.partial(to_env_action, space)
+                             if isinstance(space, (gym.spaces.Box, gym.spaces.MultiDiscrete))
                              else (lambda actions: actions.astype(np.int64)))
         self._no_crash = np.zeros(num_envs, dtype=bool)  # read-only: returned by every step that did not raise
         self.env_errors = 0

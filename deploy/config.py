@@ -140,10 +140,13 @@ class TrainConfig:
 def network_options(config: TrainConfig, spec: Any = None) -> dict[str, Any]:
     """Keyword arguments of `learner.make_network` for this config (learner, actors, eval and serve agree).
 
-    With the environment's `actors.EnvSpec` of a Box action space, also the Gaussian policy's options.
+    With the environment's `actors.EnvSpec` of a Box action space, also the Gaussian policy's options; of a
+    MultiDiscrete one, the multi-categorical policy's.
     """
     lstm = {"use_lstm": True, "lstm_size": config.lstm_size, "prev_action_reward": True} if config.use_lstm else {}
     continuous = {}
+    if spec is not None and spec.is_multi_discrete:
+        continuous = {"policy": "multi_categorical", "action_nvec": spec.action_nvec}
     if spec is not None and spec.is_continuous:
         continuous = {"policy": config.continuous_policy, "state_dependent_std": config.state_dependent_std,
                       "normalize_observations": config.normalize_observations}
@@ -175,6 +178,10 @@ def check_fits(config: TrainConfig, observation_shape: tuple[int, ...], spec: An
                          f"Gaussian mlp policy on vector observations, but this run has observation shape "
                          f"{tuple(observation_shape)} and use_lstm={config.use_lstm}; choose a state-vector env (e.g. "
                          "HalfCheetah-v5, Pendulum-v1) with --network mlp and without --use-lstm")
+    if spec is not None and spec.is_multi_discrete and config.use_lstm:
+        raise ValueError(f"{config.env_id} has MultiDiscrete actions, which vtrax learns with a feed-forward policy "
+                         "(one softmax per dimension), but this run has use_lstm=True; drop --use-lstm (or pass "
+                         "--use-lstm false)")
     if config.network not in VECTOR_NETWORKS and len(observation_shape) != 3:
         raise ValueError(f"network {config.network!r} needs image observations [H, W, C], but {config.env_id} "
                          f"gives shape {tuple(observation_shape)}; pass --network mlp (or --preset cartpole, with "

@@ -5,6 +5,7 @@ stored per step as `behaviour_logits`) parameterises one of:
 
     kind                P      action            from rl_ops
     categorical         A      int32 []          softmax()
+    multi_categorical   sum(n) int32 [D]         softmax() per dimension d over its n_d logits
     gaussian            2D     float32 [D]       gaussian_diagonal(): concat(mean, log_std)
     squashed_gaussian   2D     float32 [D]       squashed_gaussian(): concat(mu, sigma) pre-activation
 
@@ -28,7 +29,7 @@ import numpy as np
 
 from vtrax import rl_ops
 
-POLICIES = ("categorical", "gaussian", "squashed_gaussian")
+POLICIES = ("categorical", "multi_categorical", "gaussian", "squashed_gaussian")
 
 
 class ActionDistribution(NamedTuple):
@@ -37,7 +38,7 @@ class ActionDistribution(NamedTuple):
     Attributes:
       kind: one of `POLICIES`.
       num_params: P, the policy output's (and `behaviour_logits`') last dimension.
-      action_shape: one action's shape: () for categorical, (D,) for Gaussians.
+      action_shape: one action's shape: () for categorical, (D,) for multi_categorical and Gaussians.
       action_dtype: int32 or float32.
       sample: `sample(key, params [..., P]) -> actions [..., *action_shape]`.
       mode: `mode(params) -> actions`: argmax, or the (squashed) mean.
@@ -67,6 +68,40 @@ def categorical(num_actions: int) -> ActionDistribution:
 
     return ActionDistribution("categorical", num_actions, (), np.dtype(np.int32), sample, mode,
                               softmax.logprob, softmax.entropy)
+
+
+def multi_categorical(action_nvec: Sequence[int]) -> ActionDistribution:
+    """Independent softmaxes, one per dimension d of a MultiDiscrete action, over its n_d logits.
+
+    The policy output [..., sum(n)] is the dimensions' logits side by side; an action
+    is int32 [..., D] (index a_d in [0, n_d) per dimension). Log-probabilities and
+    entropies are sums over the dimensions (the dimensions are independent).
+    """
+    nvec = tuple(int(n) for n in action_nvec)
+    if not nvec or min(nvec) < 1:
+        raise ValueError(f"a multi_categorical policy needs one action count >= 1 per dimension, got {list(nvec)}")
+    softmax = rl_ops.softmax()
+    cuts = np.cumsum(nvec)[:-1].tolist()
+
+    def per_dimension(logits):  # [..., sum(n)] -> D arrays [..., n_d]
+        return jnp.split(logits, cuts, axis=-1)
+
+    def sample(key, logits):
+        keys = jax.random.split(key, len(nvec))
+        return jnp.stack([jax.random.categorical(k, part, axis=-1) for k, part in zip(keys, per_dimension(logits))],
+                         axis=-1).astype(jnp.int32)
+
+    def mode(logits):
+        return jnp.stack([jnp.argmax(part, axis=-1) for part in per_dimension(logits)], axis=-1).astype(jnp.int32)
+
+    def logprob(actions, logits):
+        return sum(softmax.logprob(actions[..., d], part) for d, part in enumerate(per_dimension(logits)))
+
+    def entropy(logits):
+        return sum(softmax.entropy(part) for part in per_dimension(logits))
+
+    return ActionDistribution("multi_categorical", sum(nvec), (len(nvec),), np.dtype(np.int32), sample, mode,
+                              logprob, entropy)
 
 
 def _split(params: jax.Array) -> tuple[jax.Array, jax.Array]:
@@ -150,6 +185,11 @@ def action_distribution(description: dict) -> ActionDistribution:
     size = int(description["num_actions"])
     if kind == "categorical":
         return categorical(size)
+    if kind == "multi_categorical":
+        if len(description.get("action_nvec", ())) != size:
+            raise ValueError(f"a multi_categorical policy needs action_nvec with num_actions = {size} counts in its "
+                             "network description; build it with make_network(..., action_nvec=...)")
+        return multi_categorical(description["action_nvec"])
     if kind == "gaussian":
         return gaussian(size)
     if kind == "squashed_gaussian":

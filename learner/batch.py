@@ -24,7 +24,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from vtrax.learner.action_distribution import ActionDistribution, action_distribution
+from vtrax.learner.action_distribution import action_distribution
 from vtrax.learner.config import LearnerConfig
 from vtrax.learner.loss import BATCH_KEYS, CORE_STATE_PREFIX, RECURRENT_INPUT_KEYS
 from vtrax.learner.network import AgentNetwork
@@ -93,7 +93,7 @@ def synthetic_batch(config: LearnerConfig, network: AgentNetwork, observation_sh
         observation = rng.standard_normal(lead + tuple(observation_shape)).astype(observation_dtype)
     batch = {
         "observation": observation,
-        "action": _random_actions(rng, action_distribution(network.description), network.num_actions, lead),
+        "action": _random_actions(rng, network, lead),
         "reward": rng.standard_normal(lead).astype(np.float32),
         "discount": (rng.random(lead) > 0.02).astype(np.float32),
         "valid": rng.random(lead) > 0.02,
@@ -111,9 +111,12 @@ def synthetic_batch(config: LearnerConfig, network: AgentNetwork, observation_sh
     return batch
 
 
-def _random_actions(rng: np.random.Generator, distribution: ActionDistribution, num_actions: int,
-                    lead: tuple[int, ...]) -> np.ndarray:
-    """Uniform discrete actions [*lead], or standard normal continuous ones [*lead, D]."""
+def _random_actions(rng: np.random.Generator, network: AgentNetwork, lead: tuple[int, ...]) -> np.ndarray:
+    """Uniform discrete actions [*lead] (MultiDiscrete: [*lead, D]), or standard normal continuous ones [*lead, D]."""
+    distribution = action_distribution(network.description)
     if distribution.kind == "categorical":
-        return rng.integers(0, num_actions, size=lead, dtype=np.int32)
+        return rng.integers(0, network.num_actions, size=lead, dtype=np.int32)
+    if distribution.kind == "multi_categorical":
+        nvec = np.asarray(network.description["action_nvec"])
+        return rng.integers(0, nvec, size=lead + (len(nvec),), dtype=np.int32)
     return rng.standard_normal(lead + distribution.action_shape).astype(np.float32)

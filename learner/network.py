@@ -62,7 +62,8 @@ def make_network(kind: str, num_actions: int, *, hidden_sizes: Sequence[int] = (
                  lstm_size: int = 256, shared_torso: bool = False, prev_action_reward: bool = False,
                  policy: str = "categorical", state_dependent_std: bool = False,
                  action_low: Sequence[float] | None = None,
-                 action_high: Sequence[float] | None = None, normalize_observations: bool = False) -> AgentNetwork:
+                 action_high: Sequence[float] | None = None, normalize_observations: bool = False,
+                 action_nvec: Sequence[int] | None = None) -> AgentNetwork:
     """An `AgentNetwork` of the given kind.
 
     Args:
@@ -81,8 +82,12 @@ def make_network(kind: str, num_actions: int, *, hidden_sizes: Sequence[int] = (
         `num_actions` = D dimensions, 'gaussian' / 'squashed_gaussian' (the policy output is
         concat(mean, log_std) [..., 2D]; `learner.action_distribution`). Gaussian policies are
         feed-forward 'mlp' networks with separate policy and value MLPs (tanh activations).
+        'multi_categorical' for MultiDiscrete actions of `num_actions` = D dimensions with
+        `action_nvec` [D] choices each: the policy output is sum(action_nvec) logits, one softmax
+        per dimension; any feed-forward network kind.
       state_dependent_std: Gaussian policies: the log-std is a network output, not one learnt vector.
       action_low, action_high: the Box bounds [D]; 'squashed_gaussian' maps its samples onto them.
+      action_nvec: 'multi_categorical' only: the number of choices of each of the D dimensions.
       normalize_observations: Gaussian policies: normalise observations by running statistics kept in the
         parameters (`nets.ObservationNorm`, updated by the learner: `learner/observation_norm.py`).
       shared_torso: 'mlp' only. False (default): separate policy and value
@@ -105,6 +110,9 @@ def make_network(kind: str, num_actions: int, *, hidden_sizes: Sequence[int] = (
     if kind == "mlp" and shared_torso and use_lstm:
         raise ValueError("shared_torso is a feed-forward 'mlp' option (the LSTM net always shares its torso); "
                          "drop shared_torso or use_lstm")
+    if policy == "multi_categorical":
+        return _multi_categorical_network(kind, num_actions, action_nvec, use_lstm=use_lstm, hidden_sizes=hidden_sizes,
+                                          shared_torso=shared_torso)
     if policy != "categorical":
         return _gaussian_network(kind, num_actions, tuple(hidden_sizes), use_lstm=use_lstm, shared_torso=shared_torso,
                                  policy=policy, state_dependent_std=state_dependent_std, action_low=action_low,
@@ -130,6 +138,23 @@ def make_network(kind: str, num_actions: int, *, hidden_sizes: Sequence[int] = (
     return _recurrent(lambda: nets.ImpalaNet(num_actions, torso=torso, use_lstm=True, lstm_size=lstm_size,
                                              prev_action_reward=prev_action_reward),
                       kind, num_actions, description)
+
+
+def _multi_categorical_network(kind: str, action_dim: int, action_nvec: Sequence[int] | None, *, use_lstm: bool,
+                               hidden_sizes: Sequence[int], shared_torso: bool) -> AgentNetwork:
+    """The categorical network of `kind` with sum(action_nvec) logits, described as D = `action_dim`
+    MultiDiscrete dimensions (see `make_network`)."""
+    if action_nvec is None or len(action_nvec) != action_dim or min(int(n) for n in action_nvec) < 1:
+        raise ValueError(f"a multi_categorical policy needs action_nvec with num_actions = {action_dim} counts >= 1 "
+                         f"(one per MultiDiscrete dimension), got {action_nvec!r}")
+    if use_lstm:
+        raise ValueError("a multi_categorical policy (MultiDiscrete actions) is feed-forward: the LSTM's "
+                         "previous-action input is one Discrete index; drop use_lstm")
+    nvec = [int(n) for n in action_nvec]
+    network = make_network(kind, sum(nvec), hidden_sizes=hidden_sizes, shared_torso=shared_torso)
+    description = {**network.description, "num_actions": action_dim, "policy": "multi_categorical",
+                   "action_nvec": nvec}
+    return network._replace(num_actions=action_dim, description=description)
 
 
 def _gaussian_network(kind: str, action_dim: int, hidden_sizes: tuple[int, ...], *, use_lstm: bool,

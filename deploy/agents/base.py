@@ -59,6 +59,10 @@ def require_discrete_actions(agent: str, spec: Any) -> None:
     Raises:
       ValueError: one sentence naming the fix.
     """
+    if spec.is_multi_discrete:
+        raise ValueError(f"--agent {agent} picks actions by argmax over the Q-values of one Discrete action, but "
+                         f"{spec.env_id} has MultiDiscrete actions {list(spec.action_nvec)}; use --agent impala (one "
+                         "softmax per dimension) or a Discrete-action environment such as CartPole-v1")
     if spec.is_continuous:
         raise ValueError(f"--agent {agent} picks actions by argmax over Q-values and needs a Discrete action space, but "
                          f"{spec.env_id} has continuous (Box) actions; use --agent impala (a Gaussian policy: "

@@ -23,7 +23,7 @@ from vtrax.deploy.serve.source import PolicySource, ServeSetupError, checkpoint_
 log = logging.getLogger(__name__)
 
 _NETWORK_OPTIONS = ("hidden_sizes", "use_lstm", "lstm_size", "shared_torso", "policy", "state_dependent_std",
-                    "action_low", "action_high", "normalize_observations")
+                    "action_low", "action_high", "normalize_observations", "action_nvec")
 
 
 class LoadedParams(NamedTuple):

@@ -24,7 +24,9 @@ class _BoxActionEnv(gym.Env):
 
 
 gym.register("VtraxTestUnboundedBox-v0", entry_point=lambda: _BoxActionEnv(gym.spaces.Box(-np.inf, np.inf, (2,))))
-gym.register("VtraxTestMultiDiscrete-v0", entry_point=lambda: _BoxActionEnv(gym.spaces.MultiDiscrete([2, 3])))
+gym.register("VtraxTestMultiDiscrete-v0", entry_point=lambda: _BoxActionEnv(gym.spaces.MultiDiscrete([2, 3], start=[1, 0])))
+gym.register("VtraxTestMultiDiscrete2D-v0", entry_point=lambda: _BoxActionEnv(gym.spaces.MultiDiscrete([[2, 3], [2, 2]])))
+gym.register("VtraxTestTuple-v0", entry_point=lambda: _BoxActionEnv(gym.spaces.Tuple([gym.spaces.Discrete(2)] * 2)))
 
 
 def test_pendulum_spec_has_its_bounds():
@@ -36,7 +38,8 @@ def test_pendulum_spec_has_its_bounds():
 
 @pytest.mark.parametrize("env_id, message", [
     ("VtraxTestUnboundedBox-v0", "unbounded Box action space .* register a version with finite bounds"),
-    ("VtraxTestMultiDiscrete-v0", "take a Discrete or a bounded Box action space"),
+    ("VtraxTestMultiDiscrete2D-v0", "takes a MultiDiscrete of rank 1"),
+    ("VtraxTestTuple-v0", "take a Discrete, MultiDiscrete or bounded Box action space"),
 ])
 def test_unusable_action_spaces_fail_with_one_sentence(env_id, message):
     with pytest.raises(EnvironmentSetupError, match=message) as info:
@@ -62,3 +65,12 @@ def test_pendulum_steps_an_out_of_bounds_action_as_the_bound():
     np.testing.assert_array_equal(stepped_big.reward, stepped_bound.reward)
     np.testing.assert_array_equal(stepped_big.observation, stepped_bound.observation)
     big.close(), bound.close()
+
+
+def test_multi_discrete_spec_counts_and_env_actions_shift_by_start():
+    spec = env_spec("VtraxTestMultiDiscrete-v0")
+    assert spec.is_multi_discrete and not spec.is_continuous
+    assert spec.num_actions == 2 and spec.action_nvec == (2, 3)
+    assert not env_spec("CartPole-v1").is_multi_discrete
+    space = gym.spaces.MultiDiscrete([2, 3], start=[1, 0])
+    np.testing.assert_array_equal(to_env_action(space, np.array([[0, 2], [1, 0]], np.int32)), [[1, 2], [2, 0]])

@@ -7,7 +7,8 @@ import pytest
 from jax.scipy import stats
 
 from vtrax import learner, rl_ops
-from vtrax.learner.action_distribution import action_distribution, categorical, gaussian, squashed_gaussian
+from vtrax.learner.action_distribution import (action_distribution, categorical, gaussian, multi_categorical,
+                                               squashed_gaussian)
 
 MEAN = np.array([[0.3, -1.2], [2.0, 0.0]], np.float32)  # [B=2, D=2]
 LOG_STD = np.array([[-0.5, 0.2], [0.0, -1.0]], np.float32)
@@ -95,3 +96,48 @@ def test_a_box_batch_with_integer_actions_is_refused():
     batch["action"] = np.zeros((1, 4, 6), np.int32)
     with pytest.raises(ValueError, match="takes actions of shape \\(2,\\) and dtype float32"):
         learner.check_batch(batch, config, network, 1)
+
+
+NVEC = (3, 4)
+MULTI_LOGITS = np.array([[0.5, -1.0, 2.0, 0.1, 0.2, -0.3, 1.5],
+                         [0.0, 0.0, 0.0, 3.0, -2.0, 0.0, 0.5]], np.float32)  # [B=2, 3 + 4]
+MULTI_ACTIONS = np.array([[2, 3], [1, 0]], np.int32)  # [B=2, D=2]
+
+
+def _log_softmax_blocks(logits):
+    return np.log(jax.nn.softmax(logits[:, :3])), np.log(jax.nn.softmax(logits[:, 3:]))
+
+
+def test_multi_categorical_logprob_entropy_and_mode_are_sums_over_dimensions_under_jit():
+    dist = multi_categorical(NVEC)
+    first, second = _log_softmax_blocks(MULTI_LOGITS)
+    rows = np.arange(2)
+    expected = first[rows, MULTI_ACTIONS[:, 0]] + second[rows, MULTI_ACTIONS[:, 1]]
+    np.testing.assert_allclose(jax.jit(dist.logprob)(MULTI_ACTIONS, MULTI_LOGITS), expected, rtol=1e-5)
+    entropy = -np.sum(np.exp(first) * first, axis=-1) - np.sum(np.exp(second) * second, axis=-1)
+    np.testing.assert_allclose(jax.jit(dist.entropy)(MULTI_LOGITS), entropy, rtol=1e-5)
+    np.testing.assert_array_equal(dist.mode(MULTI_LOGITS), [[2, 3], [0, 0]])
+    assert dist.num_params == 7 and dist.action_shape == (2,) and dist.action_dtype == np.int32
+
+
+def test_multi_categorical_samples_follow_each_dimensions_softmax():
+    samples = np.asarray(jax.jit(multi_categorical(NVEC).sample)(
+        jax.random.PRNGKey(1), jnp.broadcast_to(MULTI_LOGITS[0], (20000, 7))))
+    assert samples.shape == (20000, 2) and samples.dtype == np.int32
+    first, second = (np.exp(block[0]) for block in _log_softmax_blocks(MULTI_LOGITS))
+    np.testing.assert_allclose(np.bincount(samples[:, 0], minlength=3) / 20000, first, atol=0.015)
+    np.testing.assert_allclose(np.bincount(samples[:, 1], minlength=4) / 20000, second, atol=0.015)
+
+
+def test_multi_categorical_logprob_gradient_is_one_hot_minus_softmax_per_dimension():
+    grad = jax.grad(lambda logits: jnp.sum(multi_categorical(NVEC).logprob(MULTI_ACTIONS, logits)))(MULTI_LOGITS)
+    first, second = (np.exp(block) for block in _log_softmax_blocks(MULTI_LOGITS))
+    expected = np.concatenate([np.eye(3)[MULTI_ACTIONS[:, 0]] - first, np.eye(4)[MULTI_ACTIONS[:, 1]] - second], -1)
+    np.testing.assert_allclose(grad, expected, rtol=1e-5, atol=1e-6)
+
+
+def test_multi_categorical_description_needs_its_counts():
+    assert action_distribution({"policy": "multi_categorical", "num_actions": 2,
+                                "action_nvec": [3, 4]}).num_params == 7
+    with pytest.raises(ValueError, match="needs action_nvec with num_actions = 2"):
+        action_distribution({"policy": "multi_categorical", "num_actions": 2})
