@@ -26,7 +26,8 @@ from vtrax.deploy.serve.tensors import from_tensor, to_tensor
 
 
 class ActResult(NamedTuple):
-    """actions [B] int32, logits [B, A] float32, value [B] float32, and the parameters' step."""
+    """actions [B] int32 (MultiDiscrete: [B, D] int32; Box: [B, D] float32), logits [B, P] float32 (the policy
+    output: logits, or a Gaussian's concat(mean, log_std)), value [B] float32, and the parameters' step."""
 
     actions: np.ndarray
     logits: np.ndarray
