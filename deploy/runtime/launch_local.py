@@ -13,6 +13,7 @@ Nothing restarts a role here: an actor whose loop dies is reported and stays dow
 
 from __future__ import annotations
 
+import concurrent.futures
 import time
 from typing import Any
 
@@ -118,11 +119,12 @@ class LocalLauncher:
     def stop(self, on_error) -> str | None:
         """Stop actors, then save the learner, then Reverb. Never raises; returns the final checkpoint."""
         checkpoint = None
-        for actor in self._actors:
-            try:
-                actor.stop()
-            except Exception as error:  # noqa: BLE001 - keep shutting down
-                on_error(f"an actor did not stop cleanly: {cause(error)}")
+        # NOTE: all actors at once, as the Ray launcher does: each may wait out its stop grace (workers.py).
+        with concurrent.futures.ThreadPoolExecutor(max(1, len(self._actors)), "actor-stop") as pool:
+            stops = [pool.submit(actor.stop) for actor in self._actors]
+        for stop in stops:
+            if stop.exception() is not None:  # keep shutting down
+                on_error(f"an actor did not stop cleanly: {cause(stop.exception())}")
         if self._learner is not None:
             try:
                 checkpoint = self._learner.stop_and_save()

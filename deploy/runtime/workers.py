@@ -25,6 +25,8 @@ from vtrax.deploy.runtime.names import TABLE
 log = logging.getLogger(__name__)
 
 EVALUATOR_SEED_OFFSET = 999_983  # keeps the evaluator's envs apart from every actor's
+ACTOR_STOP_GRACE_S = 1.0
+"""Seconds a stopping actor may take to finish its unroll before its adder is closed under it."""
 
 
 class LearnerWorker:
@@ -242,8 +244,13 @@ class ActorWorker:
         return os.getpid()
 
     def stop(self, timeout_s: float = 10.0) -> dict[str, Any]:
+        """Stop the loop (it checks between unrolls), close the adder and the envs; returns the final stats."""
         self._stop.set()
-        self._thread.join(timeout_s)
+        self._thread.join(min(timeout_s, ACTOR_STOP_GRACE_S))
+        # NOTE: an actor that the replay rate limiter holds (the learner lags) waits inside `adder.append` and
+        # never reaches its stop check; closing the adder ends that wait (AdderClosedError, ignored once stopping)
+        # instead of sitting out the whole join timeout, once per blocked actor.
         self._adder.close()
+        self._thread.join(timeout_s)
         self._env.close()
         return self.stats()
