@@ -78,8 +78,10 @@ class LocalLauncher:
                                                checkpoint_period_s=checkpointing.period_s)
         except ValueError as error:  # Reverb: a checkpoint whose tables have other names
             raise TrainingError(f"the replay server could not load {checkpointing.directory}: {error}") from None
-        counts = replay.info(self._replay.address)[table.name]
-        self.replay_restore = ReplayRestore(self._replay.restored_from, counts["current_size"], counts["num_inserts"])
+        if checkpointing.directory:
+            counts = replay.info(self._replay.address)[table.name]
+            self.replay_restore = ReplayRestore(self._replay.restored_from, counts["current_size"],
+                                                counts["num_inserts"])
         return self._replay.address
 
     def start_learner(self, config: TrainConfig, spec, replay_address: str, run_dir: str, resume: bool) -> None:

@@ -122,7 +122,8 @@ class RayLauncher:
             self._init_ray(config)
             self._replay = (self._start_replay(host=ray.util.get_node_ip_address())
                             if replay_start is None else replay_start.result())
-        self.replay_restore = _restore_of(self._replay, table.name)
+        if checkpointing.directory:
+            self.replay_restore = _restore_of(self._replay, table.name)
         return self._replay.address
 
     def _start_replay(self, **where: Any):
