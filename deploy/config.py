@@ -68,6 +68,9 @@ class TrainConfig:
     """How many times Ray restarts a dead actor process."""
     learner_max_restarts: int = 3
     """How many times Ray restarts a dead learner process (it restores the newest checkpoint)."""
+    replay_checkpoint_period_s: float | None = None
+    """Seconds between checkpoints of a replay table worth keeping (dqn, r2d2; never IMPALA's queue), in
+    RUN_DIR/replay; None: the learner's checkpoint_period_s; 0: only the final one at shutdown."""
     stall_timeout_s: float = 120.0
     """Stop the run (exit 1) when env frames or learner updates do not grow for this many seconds (0: never)."""
     report_period_s: float = 1.0
@@ -110,6 +113,9 @@ class TrainConfig:
                      "learner_num_gpus", "stall_timeout_s"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)!r}")
+        if self.replay_checkpoint_period_s is not None and self.replay_checkpoint_period_s < 0:
+            raise ValueError(f"replay_checkpoint_period_s must be >= 0 (0: only at shutdown) or None (the "
+                             f"learner's period), got {self.replay_checkpoint_period_s!r}")
         if self.stop_at_target and self.target_return is None:
             raise ValueError("stop_at_target needs target_return; set --target-return or drop --stop-at-target")
         if self.continuous_policy not in CONTINUOUS_POLICIES:

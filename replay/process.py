@@ -80,6 +80,10 @@ class ReplayServerProcess:
             self.kill()
             raise
         self._port = int(ready["port"])
+        self.restored_from: str | None = ready.get("restored_from")
+        """The checkpoint the tables were loaded from, or None (they started empty)."""
+        self.restored_counts: dict[str, dict[str, int]] = ready.get("tables", {})
+        """`{table: {"current_size", "num_inserts"}}` right after start (what the checkpoint held)."""
         log.info("replay server process %d listening at %s (log: %s)", self.pid, self.address, self.log_path)
 
     @property

@@ -27,10 +27,12 @@ class ReplayServer:
     """Handle of a running in-process Reverb server (see `start_server`)."""
 
     def __init__(self, server: reverb.Server, *, host: str, checkpoint_dir: str | None,
-                 checkpoint_period_s: float | None):
+                 checkpoint_period_s: float | None, restored_from: str | None = None):
         self._server = server
         self._host = host
         self._checkpoint_dir = checkpoint_dir
+        self.restored_from = restored_from
+        """The checkpoint directory the tables were loaded from at start, or None (they started empty)."""
         self._lock = threading.Lock()
         self._stop_event = threading.Event()
         self._stopped = False
@@ -137,17 +139,31 @@ def start_server(tables: Sequence[reverb.Table | TableConfig], port: int | None 
     if port is not None:
         _check_port_free(int(port))
     built = [build_table(t) if isinstance(t, TableConfig) else t for t in tables]
-    checkpointer = None
+    checkpointer = restored_from = None
     if checkpoint_dir:
         checkpoint_dir = os.path.abspath(checkpoint_dir)
         os.makedirs(checkpoint_dir, exist_ok=True)
         checkpointer = reverb.checkpointers.DefaultCheckpointer(checkpoint_dir)
+        restored_from = newest_checkpoint(checkpoint_dir)  # NOTE: before the server starts writing new ones
     server = reverb.Server(built, port=port, checkpointer=checkpointer)
     handle = ReplayServer(server, host=host, checkpoint_dir=checkpoint_dir,
-                          checkpoint_period_s=checkpoint_period_s)
-    log.info("replay server listening at %s (tables: %s; checkpoints: %s)", handle.address,
-             ", ".join(t.name for t in built), checkpoint_dir or "off")
+                          checkpoint_period_s=checkpoint_period_s, restored_from=restored_from)
+    log.info("replay server listening at %s (tables: %s; checkpoints: %s; restored from: %s)", handle.address,
+             ", ".join(t.name for t in built), checkpoint_dir or "off", restored_from or "nothing")
     return handle
+
+
+def newest_checkpoint(checkpoint_dir: str) -> str | None:
+    """The checkpoint that Reverb's default checkpointer loads from `checkpoint_dir`, or None.
+
+    Reverb names checkpoints by their UTC timestamp and loads the newest one
+    whose `DONE` file exists (a checkpoint cut short by a crash has none).
+    """
+    if not os.path.isdir(checkpoint_dir):
+        return None
+    done = sorted(name for name in os.listdir(checkpoint_dir)
+                  if os.path.isfile(os.path.join(checkpoint_dir, name, "DONE")))
+    return os.path.join(checkpoint_dir, done[-1]) if done else None
 
 
 def _check_port_free(port: int) -> None:

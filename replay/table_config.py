@@ -76,6 +76,21 @@ class TableConfig:
         """Steps per item: item_length, or unroll_length + 1 when item_length is 0."""
         return self.item_length or self.unroll_length + 1
 
+    @property
+    def worth_checkpointing(self) -> bool:
+        """Whether the items outlive one sampling, so a checkpoint is worth keeping.
+
+        Off-policy tables (uniform, prioritised) hold data the learner samples many
+        times; a queue's on-policy unrolls are sampled once and go stale with the
+        next parameters, so a restarted queue may start empty.
+        """
+        return self.kind != QUEUE
+
+    def differences(self, other: "TableConfig") -> dict[str, tuple[Any, Any]]:
+        """`{field: (self's value, other's value)}` for each field that differs (step_spec as JSON)."""
+        mine, theirs = self.to_json(), other.to_json()
+        return {name: (mine[name], theirs[name]) for name in mine if mine[name] != theirs.get(name)}
+
     def to_json(self) -> dict[str, Any]:
         """A JSON-safe dict (for the server process's command line)."""
         data = dataclasses.asdict(self)

@@ -63,6 +63,10 @@ def run(args: argparse.Namespace) -> int:
         return 2
     if args.resume:
         run_dir = Path(args.resume)
+        problem = _replay_not_resumable(run_dir, config)  # NOTE: before config.json is rewritten below
+        if problem:
+            print(f"vtrax train: cannot resume {args.resume}: {problem}", file=sys.stderr)
+            return 2
     else:
         run_dir = _create_run_dir(args.logdir, config.env_id)
         if run_dir is None:
@@ -122,6 +126,13 @@ def _not_resumable(run_dir: Path) -> str | None:
     except CheckpointMismatchError as error:  # a run written by an older vtrax (checkpoint layout v1)
         return str(error)
     return None
+
+
+def _replay_not_resumable(run_dir: Path, config: TrainConfig) -> str | None:
+    """Why RUN_DIR's replay checkpoint cannot be loaded into the table `config` builds, or None."""
+    from vtrax.deploy.runtime.replay_checkpoints import resume_problem
+
+    return resume_problem(run_dir, config)
 
 
 def _summary_line(summary: dict, run_dir: Path) -> str:

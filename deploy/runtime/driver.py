@@ -29,6 +29,7 @@ from typing import Any
 from vtrax.deploy.agents import get_agent
 from vtrax.deploy.config import LAUNCHERS, TrainConfig, check_fits
 from vtrax.deploy.runtime.display import Display
+from vtrax.deploy.runtime import replay_checkpoints
 from vtrax.deploy.runtime.errors import ROLE_DIED, StartupTimeout, TrainingError
 from vtrax.deploy.runtime.report import RunReport, summary_fields
 from vtrax.deploy.runtime.run_dir import RunWriter, read_json, write_json_atomic
@@ -144,7 +145,7 @@ class Driver:
             check_fits(self.config, self.spec.observation_shape, self.spec)
         except ValueError as error:
             raise TrainingError(str(error)) from None
-        self.replay_address = self.launcher.start(self.config, replay_table(self.spec, self.config))
+        self.replay_address = self._start_replay(replay_table(self.spec, self.config))
         if threading.current_thread() is threading.main_thread():
             install_signal_handlers(self)  # NOTE: ray.init replaced our SIGTERM handler with sys.exit
         self.display.message(f"{self.launcher.name} launcher and replay up ({time.monotonic() - self.start_time:.1f}s)")
@@ -157,6 +158,22 @@ class Driver:
                      if self.agent.has_evaluator else "")
         self.display.message(f"{self.config.agent}: {num_actors} actors x {self.config.num_envs_per_actor} envs"
                              f"{evaluator} started ({time.monotonic() - self.start_time:.1f}s); training")
+
+    def _start_replay(self, table) -> str:
+        """The launcher's Reverb server, checkpointed in the run directory when the table is worth keeping."""
+        problem = replay_checkpoints.layout_problem(self.run_dir, table)
+        if problem:
+            raise TrainingError(f"cannot resume {self.run_dir}: {problem}")
+        plan = replay_checkpoints.checkpointing(self.run_dir, table, self.config)
+        if plan.directory:
+            replay_checkpoints.record_layout(self.run_dir, table)
+        address = self.launcher.start(self.config, table, plan)
+        restore = self.launcher.replay_restore
+        if self.resume or (restore and restore.checkpoint):
+            message = replay_checkpoints.restored_message(restore, plan)
+            if message:
+                self.display.message(message)
+        return address
 
     def _seconds_left(self, default: float) -> float:
         """What --max-seconds leaves of the run (it covers start-up too)."""
@@ -209,7 +226,7 @@ class Driver:
     def _report(self, previous: tuple[float, int, int]) -> RunReport:
         learner = self._poll_learner()
         self._poll_actors()
-        replay_event = self.launcher.supervise_replay()
+        replay_event = self.launcher.supervise_replay(self.last_report.replay_inserts)
         if replay_event:
             self.display.message(replay_event)
         now = time.monotonic()
@@ -246,6 +263,8 @@ class Driver:
                   if key.endswith("_loss")},
             learner_metrics=metrics, learner_error=learner["error"],
             learner_restarts=self.learner_book.restarts, replay_restarts=self.launcher.replay_restarts,
+            replay_items_restored=self.launcher.replay_restore and self.launcher.replay_restore.items,
+            replay_items_lost=self.launcher.replay_items_lost,
         )
         return self.last_report
 

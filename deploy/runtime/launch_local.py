@@ -20,6 +20,7 @@ from typing import Any
 from vtrax.deploy.agents import get_agent
 from vtrax.deploy.config import TrainConfig, resolved_num_actors
 from vtrax.deploy.runtime.errors import TrainingError, cause
+from vtrax.deploy.runtime.replay_checkpoints import ReplayCheckpointing, ReplayRestore
 from vtrax.deploy.runtime.workers import ActorWorker, LearnerWorker
 
 
@@ -61,17 +62,27 @@ class LocalLauncher:
     name = "local"
 
     replay_restarts = 0  # the in-process server lives and dies with the driver
+    replay_items_lost = 0
 
     def __init__(self):
         self._replay = self._learner = None
         self._actors: list[ActorWorker] = []
+        self.replay_restore: ReplayRestore | None = None
 
-    def start(self, config: TrainConfig, table) -> str:
-        """The in-process Reverb server; returns its address."""
+    def start(self, config: TrainConfig, table, checkpointing: ReplayCheckpointing) -> str:
+        """The in-process Reverb server (loading the newest replay checkpoint, if any); returns its address."""
         from vtrax import replay
 
         del config  # TrainConfig refuses --address with the local launcher
-        self._replay = replay.start_server([table], host="127.0.0.1", checkpoint_period_s=None)
+        try:
+            self._replay = replay.start_server([table], host="127.0.0.1", checkpoint_dir=checkpointing.directory,
+                                               checkpoint_period_s=checkpointing.period_s)
+        except ValueError as error:  # Reverb: a checkpoint whose tables have other names
+            raise TrainingError(f"the replay server could not load {checkpointing.directory}: {error}") from None
+        if checkpointing.directory:
+            counts = replay.info(self._replay.address)[table.name]
+            self.replay_restore = ReplayRestore(self._replay.restored_from, counts["current_size"],
+                                                counts["num_inserts"])
         return self._replay.address
 
     def start_learner(self, config: TrainConfig, spec, replay_address: str, run_dir: str, resume: bool) -> None:
@@ -103,8 +114,9 @@ class LocalLauncher:
         del timeout_s  # a local call cannot hang on a network
         return self._learner.status()
 
-    def supervise_replay(self) -> None:
+    def supervise_replay(self, inserts_seen: int | None = None) -> None:
         """Nothing to do: the in-process Reverb server cannot die without the driver."""
+        del inserts_seen
 
     def actor_stats(self, skip: set[int], timeout_s: float = 10.0) -> dict[int, Any]:
         del timeout_s
@@ -131,5 +143,5 @@ class LocalLauncher:
             except Exception as error:  # noqa: BLE001 - report, keep shutting down
                 on_error(f"final checkpoint failed: {cause(error)}")
         if self._replay is not None:
-            self._replay.stop(final_checkpoint=False)
+            self._replay.stop(final_checkpoint=True)  # a no-op without a checkpoint directory
         return checkpoint

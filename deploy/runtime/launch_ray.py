@@ -8,7 +8,8 @@
 Locally `ray.init` starts Ray on this machine; with `--address` it joins a cluster.
 Ray restarts a dead actor (`actor_max_restarts`) or learner (`learner_max_restarts`;
 it restores the newest checkpoint) process; the driver notices by a changed pid.
-A dead Reverb server is restarted here, on the same address (`supervise_replay`).
+A dead Reverb server is restarted here, on the same address (`supervise_replay`),
+from the newest replay checkpoint when its table is checkpointed (replay_checkpoints.py).
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ from vtrax.deploy.runtime.errors import ROLE_DIED, StartupTimeout, TrainingError
 from vtrax.deploy.runtime.names import LEARNER_PREFIX, STATUS_NAMESPACE
 from vtrax.deploy.runtime.ray_address import AddressError, check_reachable, use_local_token
 from vtrax.deploy.runtime.ray_head import init_ray
+from vtrax.deploy.runtime.replay_checkpoints import (ReplayCheckpointing, ReplayRestore, items_lost,
+                                                     restart_message)
 from vtrax.deploy.agents import get_agent
 from vtrax.deploy.runtime.workers import ActorWorker, LearnerWorker
 
@@ -99,25 +102,37 @@ class RayLauncher:
     name = "ray"
 
     def __init__(self):
-        self._replay = self._learner = self._table = None
+        self._replay = self._learner = None
+        self._replay_options: dict[str, Any] = {}
         self._actors: list[Any] = []
         self.learner_name = f"{LEARNER_PREFIX}{uuid.uuid4().hex[:12]}"
         self.replay_restarts = 0
+        self.replay_restore: ReplayRestore | None = None  # what the newest server start loaded
+        self.replay_items_lost = 0
 
-    def start(self, config: TrainConfig, table) -> str:
-        """Ray and the Reverb server; returns the server's address."""
-        from vtrax import replay
-
+    def start(self, config: TrainConfig, table, checkpointing: ReplayCheckpointing) -> str:
+        """Ray and the Reverb server (loading the newest replay checkpoint, if any); returns its address."""
         check_address(config.address)
-        self._table = table
+        self._replay_options = {"tables": [table], "checkpoint_dir": checkpointing.directory,
+                                "checkpoint_period_s": checkpointing.period_s}
         with concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="replay-start") as pool:
             replay_start = None
             if not config.address:  # NOTE: Reverb's start (TF import) overlaps Ray's in a thread
-                replay_start = pool.submit(replay.ReplayServerProcess, tables=[table], host="127.0.0.1")
+                replay_start = pool.submit(self._start_replay, host="127.0.0.1")
             self._init_ray(config)
-            self._replay = (replay.ReplayServerProcess(tables=[table], host=ray.util.get_node_ip_address())
+            self._replay = (self._start_replay(host=ray.util.get_node_ip_address())
                             if replay_start is None else replay_start.result())
+        if checkpointing.directory:
+            self.replay_restore = _restore_of(self._replay, table.name)
         return self._replay.address
+
+    def _start_replay(self, **where: Any):
+        from vtrax import replay
+
+        try:
+            return replay.ReplayServerProcess(**self._replay_options, **where)
+        except replay.ReplayServerError as error:
+            raise TrainingError(str(error)) from None
 
     def _init_ray(self, config: TrainConfig) -> None:
         kwargs: dict[str, Any] = {"logging_level": logging.ERROR, "log_to_driver": True,
@@ -197,18 +212,25 @@ class RayLauncher:
         except (ray.exceptions.RayActorError, ray.exceptions.GetTimeoutError):
             return None
 
-    def supervise_replay(self) -> str | None:
-        """Restart a dead Reverb server on the same address; returns what happened, for the console."""
-        from vtrax import replay
+    def supervise_replay(self, inserts_seen: int | None = None) -> str | None:
+        """Restart a dead Reverb server on the same address, from the newest replay checkpoint if its table
+        is checkpointed; returns what happened, for the console.
 
+        Args:
+          inserts_seen: the dead server's insert count as last reported (to count the items lost).
+        """
         if self._replay is None or self._replay.is_alive():
             return None
         dead, self._replay = self._replay, None
-        self._replay = replay.ReplayServerProcess(tables=[self._table], host=dead.address.rsplit(":", 1)[0],
-                                                  port=dead.port)
+        self._replay = self._start_replay(host=dead.address.rsplit(":", 1)[0], port=dead.port)
         self.replay_restarts += 1
-        return (f"the replay server died (exit code {dead.returncode}); restarted it at {self._replay.address}. "
-                "Its on-policy queue restarts empty: the unrolls waiting in it were lost, actors write new ones")
+        if not self._replay_options["checkpoint_dir"]:
+            return (f"the replay server died (exit code {dead.returncode}); restarted it at {self._replay.address}. "
+                    "Its on-policy queue restarts empty: the unrolls waiting in it were lost, actors write new ones")
+        self.replay_restore = _restore_of(self._replay, self._replay_options["tables"][0].name)
+        lost = items_lost(self.replay_restore, inserts_seen)
+        self.replay_items_lost += lost or 0
+        return restart_message(dead.returncode, self._replay.address, self.replay_restore, lost)
 
     def actor_stats(self, skip: set[int], timeout_s: float = 10.0) -> dict[int, Any]:
         """index -> stats dict, or ROLE_DIED; actors in `skip` and those that do not answer in time are absent."""
@@ -250,3 +272,9 @@ class RayLauncher:
         if ray.is_initialized():
             ray.shutdown()
         return checkpoint
+
+
+def _restore_of(process, table_name: str) -> ReplayRestore:
+    """What a started `replay.ReplayServerProcess` loaded for `table_name`."""
+    counts = process.restored_counts.get(table_name, {})
+    return ReplayRestore(process.restored_from, int(counts.get("current_size", 0)), int(counts.get("num_inserts", 0)))

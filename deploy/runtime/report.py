@@ -60,6 +60,12 @@ class RunReport:
                                     gauge="vtrax_learner_restarts_total", default=0)
     replay_restarts: int = _figure("restarts", "Replay servers restarted by the driver.",
                                    gauge="vtrax_replay_restarts_total", default=0)
+    replay_items_restored: int | None = _figure(
+        "items", "Items the replay table held when its server last started from a replay checkpoint (--resume or a "
+        "restart; 0: none there yet); None: the table is not checkpointed (IMPALA's queue).")
+    replay_items_lost: int = _figure("items", "Items inserted after the newest replay checkpoint and lost when the "
+                                     "server died (at least: counted up to the last report before each restart).",
+                                     gauge="vtrax_replay_items_lost_total", default=0)
     policy_lag: float | None = _figure("versions", "Mean parameter versions between acting and learning.",
                                        gauge="vtrax_policy_lag")
     param_version: int = _figure("versions", "The newest parameter version the learner published.", default=0)
@@ -109,7 +115,8 @@ LOSS_GAUGE = Gauge("vtrax_loss", "1", "Loss terms of the last updates, by `term`
 
 SUMMARY_FIELDS = ("env_id", "env_frames", "learner_updates", "episode_return_mean_last100", "return_source",
                   "actor_episode_return_mean_last100", "episodes",
-                  "actor_restarts", "env_errors", "learner_restarts", "replay_restarts")
+                  "actor_restarts", "env_errors", "learner_restarts", "replay_restarts", "replay_items_restored",
+                  "replay_items_lost")
 """The final report's fields that summary.json repeats (beside the run's own totals)."""
 
 

@@ -6,6 +6,7 @@
       events.out.tfevents.*   TensorBoard scalars (same numbers as metrics.jsonl)
       progress.json      counters at the last report (what --resume continues from)
       checkpoints/       the learner's checkpoints
+      replay/            dqn, r2d2: the replay table's checkpoints and layout (runtime/replay_checkpoints.py)
       summary.json       written once at the end, whatever stopped the run
 """
 

@@ -9,6 +9,7 @@ import os
 import threading
 
 import numpy as np
+import pytest
 from replay_testlib import STEP_SPEC, free_port, make_step
 
 from vtrax import replay
@@ -116,5 +117,82 @@ def test_an_outage_is_logged_once_and_unconfirmed_items_are_reported(tmp_path, c
         assert "vtrax replay-server" in message, message
         outages = [r.getMessage() for r in caplog.records if "unreachable; 1 item(s) wait" in r.getMessage()]
         assert len(outages) == 1, [r.getMessage() for r in caplog.records]
+    finally:
+        server.kill()
+
+
+def _dqn_table():
+    """The DQN agent's table config (CartPole preset), small enough to sample from at once; its rate limiter
+    (4 samples per insert) allows the samples the test draws from 5 items."""
+    import dataclasses
+
+    from vtrax.actors.environments import env_spec
+    from vtrax.deploy.agents import get_agent
+    from vtrax.deploy.config import preset
+
+    config = preset("cartpole", agent="dqn")
+    config = dataclasses.replace(config, num_envs_per_actor=2,
+                                 dqn=dataclasses.replace(config.dqn, min_replay_size=1, max_replay_size=64,
+                                                         samples_per_insert_tolerance=1000.0))
+    return get_agent("dqn").replay_table(config, env_spec("CartPole-v1"))
+
+
+def _insert_transitions(client, table, values):
+    """One item per value; every field of item `v` is filled with `v` ([1, num_envs, ...] slabs)."""
+    signature = replay.item_signature(table.step_spec, table.num_envs, 0)
+    with client.trajectory_writer(num_keep_alive_refs=1) as writer:
+        for value in values:
+            writer.append({name: np.full(spec.shape.as_list()[1:], value, spec.dtype.as_numpy_dtype)
+                           for name, spec in signature.items()})
+            writer.create_item(table.name, priority=1.0,
+                               trajectory={name: writer.history[name][-1:] for name in signature})
+        writer.flush()
+
+
+def _sampled_items(client, table_name, num_samples=48):
+    """{key: (item value, priority, probability)} of the items seen in `num_samples` samples."""
+    items = {}
+    for sample in client.sample(table_name, num_samples=num_samples, emit_timesteps=False):
+        info = sample.info
+        items[int(info.key)] = (int(sample.data[0].flat[0]), float(info.priority), float(info.probability))
+    return items
+
+
+@pytest.mark.timeout(120)
+def test_a_prioritised_table_survives_sigkill_with_its_items_and_priorities(tmp_path):
+    """DQN's table: priorities written back before a checkpoint come back after SIGKILL + restart; items
+    inserted and priorities changed after the checkpoint do not."""
+    import reverb
+
+    table = _dqn_table()
+    assert table.kind == "prioritized" and table.worth_checkpointing
+    port = free_port()
+    start = lambda: replay.ReplayServerProcess(tables=[table], port=port, checkpoint_dir=str(tmp_path),  # noqa: E731
+                                               checkpoint_period_s=0)
+    server = start()
+    try:
+        client = reverb.Client(server.address)
+        _insert_transitions(client, table, range(5))
+        key_of = {value: key for key, (value, _, _) in _sampled_items(client, table.name).items()}
+        assert sorted(key_of) == list(range(5))
+        priorities = {key_of[value]: float(value + 1) for value in range(5)}   # item v: priority v + 1
+        client.mutate_priorities(table.name, updates=priorities)
+        checkpoint = server.checkpoint()
+        client.mutate_priorities(table.name, updates={key_of[0]: 100.0})       # after the checkpoint: lost
+        _insert_transitions(client, table, [5, 6])                             # after the checkpoint: lost
+        assert replay.info(server.address)[table.name]["current_size"] == 7
+        assert server.kill() == -9
+
+        server = start()                                                      # same port, same directory
+        assert server.restored_from == checkpoint
+        assert server.restored_counts[table.name] == {"current_size": 5, "num_inserts": 5}
+        assert replay.info(server.address)[table.name]["current_size"] == 5
+        restored = _sampled_items(reverb.Client(server.address), table.name)
+        assert {value for value, _, _ in restored.values()} == set(range(5))
+        total = sum(p ** table.priority_exponent for p in priorities.values())
+        for key, (value, priority, probability) in restored.items():
+            assert key == key_of[value]
+            assert priority == priorities[key]
+            np.testing.assert_allclose(probability, priority ** table.priority_exponent / total, rtol=1e-5)
     finally:
         server.kill()
