@@ -16,6 +16,7 @@ of each sequence). The priorities each update returns are fetched with the metri
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 
 import numpy as np
@@ -109,8 +110,6 @@ def run(args: argparse.Namespace) -> int:
 
 def _run_q_agent(args: argparse.Namespace) -> int:
     """`--agent dqn|r2d2`: the agent's learner core, compiled as in training, on one random batch."""
-    import dataclasses
-
     import jax
 
     from vtrax import learner
