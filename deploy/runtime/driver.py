@@ -151,6 +151,9 @@ class Driver:
         if threading.current_thread() is threading.main_thread():
             install_signal_handlers(self)  # NOTE: ray.init replaced our SIGTERM handler with sys.exit
         self.display.message(f"{self.launcher.name} launcher and replay up ({time.monotonic() - self.start_time:.1f}s)")
+        moved = self.resumed and manifest.set_aside_newer(self.run_dir, self.resumed)
+        if moved:
+            self.display.message(moved)
         named = self.resumed and manifest.LearnerResume(self.resumed.learner_path(self.run_dir), self.start_epoch)
         self.launcher.start_learner(self.config, self.spec, self.replay_address, str(self.run_dir), self.resume,
                                     named=named)

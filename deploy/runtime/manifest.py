@@ -24,6 +24,7 @@ import json
 import os
 import re
 import tempfile
+import time
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -31,6 +32,7 @@ MANIFEST_FILE = "manifest.json"
 FORMAT_VERSION = 1
 LEARNER_CHECKPOINTS_DIR = "checkpoints"
 REPLAY_CHECKPOINTS_DIR = os.path.join("replay", "checkpoints")
+AFTER_MANIFEST_DIR = "checkpoints.after-manifest"  # learner checkpoints newer than the manifest, set aside on resume
 _LEARNER_STEP = re.compile(r"ckpt_(\d+)")  # learner/checkpoint.py's folder names (that module loads JAX)
 
 
@@ -179,6 +181,30 @@ def learner_restore_target(resume: LearnerResume | None, checkpoints_dir: str) -
         if match and int(match.group(1)) > step and entry.stat().st_mtime >= resume.session_start_unix_s:
             return None
     return resume.checkpoint
+
+
+def set_aside_newer(run_dir: str | os.PathLike, manifest: RunManifest) -> str | None:
+    """Move learner checkpoints newer than the manifest's to RUN_DIR/checkpoints.after-manifest/; say so, or None.
+
+    They were written after the manifest's last update (a SIGKILL came first), so no counters go with
+    them; and orbax saves no step below the newest it sees, so left in place they would keep the resumed
+    learner from checkpointing. Moved, not deleted. Nothing moves when the named checkpoint is gone.
+    """
+    run_dir = Path(run_dir)
+    if not Path(manifest.learner_path(run_dir)).is_dir():
+        return None
+    newer = sorted(entry for entry in (run_dir / LEARNER_CHECKPOINTS_DIR).iterdir()
+                   if (match := _LEARNER_STEP.fullmatch(entry.name)) and int(match.group(1)) > manifest.learner_step)
+    if not newer:
+        return None
+    aside = run_dir / AFTER_MANIFEST_DIR
+    aside.mkdir(exist_ok=True)
+    for entry in newer:
+        target = aside / entry.name
+        os.rename(entry, target if not target.exists() else aside / f"{entry.name}-{time.time_ns()}")
+    return (f"learner: {', '.join(entry.name for entry in newer)} came after manifest.json's "
+            f"{Path(manifest.learner_checkpoint).name} and has no counters with it; moved to {aside}, "
+            "resuming from the manifest's")
 
 
 def replay_restore_message(manifest: RunManifest | None, run_dir: str | os.PathLike,

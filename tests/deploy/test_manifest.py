@@ -93,3 +93,16 @@ def test_replay_says_when_the_named_checkpoint_is_gone(tmp_path):
     os.rename(named, str(named) + "-gone")
     message = manifest.replay_restore_message(built, run_dir, str(newer))
     assert "2026-12-08T00:00:01, is gone" in message and "loaded the newest one, 2026-12-08T00:00:09" in message
+
+
+def test_learner_checkpoints_newer_than_the_manifest_are_moved_aside_not_deleted(tmp_path):
+    run_dir = _run_dir(tmp_path, steps=(100, 200, 300))
+    named = manifest.build(run_dir, {}, str(run_dir / "checkpoints" / "ckpt_000000000200"), COUNTERS)
+    message = manifest.set_aside_newer(run_dir, named)
+    assert "ckpt_000000000300 came after manifest.json's ckpt_000000000200" in message
+    assert manifest.newest_learner_checkpoint(run_dir) == named.learner_path(run_dir)
+    assert (run_dir / manifest.AFTER_MANIFEST_DIR / "ckpt_000000000300").is_dir()
+    assert manifest.set_aside_newer(run_dir, named) is None  # nothing newer any more
+    gone = dataclasses.replace(named, learner_checkpoint="checkpoints/ckpt_000000000050", learner_step=50)
+    assert manifest.set_aside_newer(run_dir, gone) is None  # the named one is gone: the newest readable is used
+    assert manifest.newest_learner_checkpoint(run_dir) == named.learner_path(run_dir)

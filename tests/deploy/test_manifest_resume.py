@@ -2,6 +2,7 @@
 continues the counters from it (the local launcher keeps each run a few seconds)."""
 
 import json
+import shutil
 import subprocess
 import sys
 
@@ -34,15 +35,27 @@ def test_the_manifest_names_existing_checkpoints_and_resume_continues_its_counte
     assert counters["env_frames"] >= 200 and counters["learner_updates"] == written["learner_step"] > 0
     assert not list(run_dir.glob(".manifest.json.*"))  # no temp file left behind
 
+    # A checkpoint written after the manifest's last update (as when a SIGKILL comes between the two), its step
+    # far ahead: the resume sets it aside and restores the manifest's.
+    step = written["learner_step"]
+    later = run_dir / "checkpoints" / f"ckpt_{step + 1000:012d}"
+    shutil.copytree(run_dir / written["learner_checkpoint"], later)
+    meta = json.loads((later / "meta" / "metadata").read_text())
+    (later / "meta" / "metadata").write_text(json.dumps({**meta, "step": step + 1000}))
+
     resumed = _train("--resume", str(run_dir), "--max-env-frames", "400")
     assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert f"{later.name} came after manifest.json's" in resumed.stdout, resumed.stdout[-3000:]
+    assert (run_dir / "checkpoints.after-manifest" / later.name).is_dir() and not later.exists()
     assert "named by manifest.json" not in resumed.stdout  # the named checkpoint was restored, no fallback
     assert "manifest.json names" not in resumed.stdout     # and the replay checkpoint it names was loaded
     reports = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
     after = [report for report in reports if report["wall_seconds"] > counters["wall_seconds"]]
     assert after and after[0]["env_frames"] >= counters["env_frames"], (counters, after[:1])
     assert all(a["env_frames"] <= b["env_frames"] for a, b in zip(reports, reports[1:]))  # monotone
+    assert step <= after[0]["learner_updates"] < step + 1000  # the manifest's checkpoint was restored
     assert after[-1]["learner_updates"] >= counters["learner_updates"]
     final = _manifest(run_dir)["counters"]
     assert final["env_frames"] >= 400 and final["episodes"] >= counters["episodes"]
-    assert final["wall_seconds"] > counters["wall_seconds"] and final["learner_updates"] > counters["learner_updates"]
+    assert final["wall_seconds"] > counters["wall_seconds"]
+    assert counters["learner_updates"] < final["learner_updates"] < step + 1000  # the resumed learner checkpointed
