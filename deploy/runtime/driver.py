@@ -151,10 +151,12 @@ class Driver:
         if threading.current_thread() is threading.main_thread():
             install_signal_handlers(self)  # NOTE: ray.init replaced our SIGTERM handler with sys.exit
         self.display.message(f"{self.launcher.name} launcher and replay up ({time.monotonic() - self.start_time:.1f}s)")
-        moved = self.resumed and manifest.set_aside_newer(self.run_dir, self.resumed)
-        if moved:
-            self.display.message(moved)
-        named = self.resumed and manifest.LearnerResume(self.resumed.learner_path(self.run_dir), self.start_epoch)
+        named = None
+        if self.resumed:  # NOTE: before the learner's checkpoint writer lists the folder
+            moved = manifest.set_aside_newer(self.run_dir, self.resumed)
+            if moved:
+                self.display.message(moved)
+            named = manifest.LearnerResume(self.resumed.learner_path(self.run_dir), self.start_epoch)
         self.launcher.start_learner(self.config, self.spec, self.replay_address, str(self.run_dir), self.resume,
                                     named=named)
         num_actors = self.launcher.start_actors(self.config, self.spec, self.replay_address)
@@ -209,7 +211,7 @@ class Driver:
             checkpoint = self.shutdown()
             writer.close()
             if checkpoint:  # the final checkpoint is the learner's last word: counters agree with it
-                self.last_report = dataclasses.replace(self.last_report, learner_updates=_checkpoint_step(checkpoint))
+                self.last_report = dataclasses.replace(self.last_report, learner_updates=manifest.learner_step(checkpoint))
                 write_json_atomic(self.run_dir / "progress.json", self._progress(self.last_report))
             summary = self.summary(checkpoint)
             write_json_atomic(self.run_dir / "summary.json", summary)
@@ -403,11 +405,6 @@ class Driver:
             "frames_to_target": self.frames_to_target, "stopped_because": self.stopped_because,
             "final_checkpoint": checkpoint, "resumed": self.resume, "start_epoch": self.start_epoch,
         }
-
-
-def _checkpoint_step(path: str) -> int:
-    """The step of a `ckpt_<step>` folder (learner/checkpoint.py's names; parsed here so the driver loads no JAX)."""
-    return int(Path(path).name.rsplit("_", 1)[1])
 
 
 def install_signal_handlers(driver: Driver) -> None:
