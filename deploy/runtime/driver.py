@@ -211,7 +211,8 @@ class Driver:
             checkpoint = self.shutdown()
             writer.close()
             if checkpoint:  # the final checkpoint is the learner's last word: counters agree with it
-                self.last_report = dataclasses.replace(self.last_report, learner_updates=manifest.learner_step(checkpoint))
+                self.last_report = dataclasses.replace(self.last_report,
+                                                       learner_updates=manifest.learner_step(checkpoint))
                 write_json_atomic(self.run_dir / "progress.json", self._progress(self.last_report))
             summary = self.summary(checkpoint)
             write_json_atomic(self.run_dir / "summary.json", summary)

@@ -1,4 +1,4 @@
-"""The run manifest: RUN_DIR/manifest.json names the learner checkpoint, replay checkpoint and counters that belong together.
+"""The run manifest: RUN_DIR/manifest.json names the learner and replay checkpoints and counters that belong together.
 
     learner:  ckpt_100 ────── ckpt_200 ────────────── ckpt_300 ── (SIGKILL)
     driver:         report ──► manifest(ckpt_100, counters)   ──► manifest(ckpt_200, counters) ...
@@ -111,7 +111,8 @@ def build(run_dir: str | os.PathLike, config: dict[str, Any], learner_checkpoint
         learner_checkpoint=os.path.relpath(os.path.abspath(learner_checkpoint), run_dir),
         learner_step=step,
         replay_checkpoint=None if replay is None else os.path.relpath(replay, run_dir),
-        counters=dataclasses.replace(counters, learner_updates=step), vtrax_version=vtrax_version(), config_hash=config_hash(config),
+        counters=dataclasses.replace(counters, learner_updates=step), vtrax_version=vtrax_version(),
+        config_hash=config_hash(config),
         written_utc=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"))
 
 
