@@ -17,6 +17,7 @@ from typing import Sequence
 
 import reverb
 
+from vtrax.replay.checkpoint_files import newest_checkpoint
 from vtrax.replay.table_config import DEFAULT_CHECKPOINT_PERIOD_S, TableConfig
 from vtrax.replay.tables import build_table
 
@@ -151,19 +152,6 @@ def start_server(tables: Sequence[reverb.Table | TableConfig], port: int | None 
     log.info("replay server listening at %s (tables: %s; checkpoints: %s; restored from: %s)", handle.address,
              ", ".join(t.name for t in built), checkpoint_dir or "off", restored_from or "nothing")
     return handle
-
-
-def newest_checkpoint(checkpoint_dir: str) -> str | None:
-    """The checkpoint that Reverb's default checkpointer loads from `checkpoint_dir`, or None.
-
-    Reverb names checkpoints by their UTC timestamp and loads the newest one
-    whose `DONE` file exists (a checkpoint cut short by a crash has none).
-    """
-    if not os.path.isdir(checkpoint_dir):
-        return None
-    done = sorted(name for name in os.listdir(checkpoint_dir)
-                  if os.path.isfile(os.path.join(checkpoint_dir, name, "DONE")))
-    return os.path.join(checkpoint_dir, done[-1]) if done else None
 
 
 def _check_port_free(port: int) -> None:

@@ -12,7 +12,8 @@ after a seeded random wait, in a seeded random order:
 Per fault it reports, from progress.json and metrics.jsonl: seconds until the driver
 counted the restart (detect), until env frames and learner updates grew again, the
 learner updates lost (updates at the kill minus those restored) and the replay items
-lost (the queue at the kill). At the end: whether the run still reached its target.
+lost (`replay_items_lost`: the whole queue for a table that is not checkpointed, the
+run report's count after its newest checkpoint for one that is). At the end: whether the run still reached its target.
 """
 
 from __future__ import annotations
@@ -71,12 +72,12 @@ class _Run:
         except (OSError, ValueError):
             return {}
 
-    def queue_size(self) -> int | None:
+    def last_report(self) -> dict:
+        """The newest line of metrics.jsonl (the run report), or {} before the first."""
         try:
-            last = (self.run_dir / "metrics.jsonl").read_text().splitlines()[-1]
-            return json.loads(last).get("replay_queue_size")
+            return json.loads((self.run_dir / "metrics.jsonl").read_text().splitlines()[-1])
         except (OSError, ValueError, IndexError):
-            return None
+            return {}
 
     def tree(self) -> list[psutil.Process]:
         try:
@@ -154,8 +155,27 @@ def _recovery(run: _Run, fault: str, before: dict, killed_at: float, timeout_s: 
         time.sleep(POLL_S)
     lost = None if restored is None else max(before["learner_updates"] - restored, 0)
     return {"fault": fault, "detect_s": detect, "frames_flow_s": frames, "updates_flow_s": updates,
-            "updates_lost": lost, "replay_items_lost": before.get("_queue") if fault in ("replay", "driver") else 0,
+            "updates_lost": lost, "replay_items_lost": replay_items_lost(fault, before["_report"], run.last_report()),
             "recovered": frames is not None and updates is not None}
+
+
+def replay_items_lost(fault: str, before: dict, after: dict) -> int | None:
+    """Replay items a kill lost, from the run reports (metrics.jsonl lines) at the kill and after recovery.
+
+    A table that is not checkpointed (IMPALA's queue: `replay_items_restored` None) restarts empty, so
+    its whole queue is lost. A checkpointed one (dqn, r2d2) loses only what came after its newest
+    checkpoint: the report's `replay_items_lost` counts that for a replay kill; after a driver kill the
+    resumed run's `replay_items_restored` is what came back of the queue.
+    """
+    if fault not in ("replay", "driver"):
+        return 0
+    queue = before.get("replay_queue_size")
+    if before.get("replay_items_restored") is None:
+        return queue
+    if fault == "replay":
+        return max(int(after.get("replay_items_lost") or 0) - int(before.get("replay_items_lost") or 0), 0)
+    restored = after.get("replay_items_restored")
+    return None if queue is None or restored is None else max(queue - restored, 0)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -174,7 +194,7 @@ def run(args: argparse.Namespace) -> int:
                                                                              .glob("ckpt*")), 300, "warm-up")
         for fault, wait_s in schedule:
             time.sleep(wait_s)
-            before = {**run_.progress(), "_queue": run_.queue_size()}
+            before = {**run_.progress(), "_report": run_.last_report()}
             killed_at = time.monotonic()
             _kill(run_, fault, before)
             results.append(_recovery(run_, fault, before, killed_at, args.recover_timeout_s))

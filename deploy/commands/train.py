@@ -119,7 +119,13 @@ def _not_resumable(run_dir: Path) -> str | None:
         return "its config.json is not valid JSON; restore it from a copy or start a new run"
     if not (run_dir / "checkpoints").is_dir():
         return "it has no checkpoints/ to resume from; pass a run directory written by `vtrax train`"
+    from vtrax.deploy.runtime import manifest
     from vtrax.learner import CheckpointMismatchError, latest_checkpoint
+
+    try:
+        manifest.read(run_dir)
+    except manifest.ManifestError as error:
+        return str(error)
 
     try:
         latest_checkpoint(str(run_dir / "checkpoints"))

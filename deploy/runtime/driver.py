@@ -29,7 +29,7 @@ from typing import Any
 from vtrax.deploy.agents import get_agent
 from vtrax.deploy.config import LAUNCHERS, TrainConfig, check_fits
 from vtrax.deploy.runtime.display import Display
-from vtrax.deploy.runtime import replay_checkpoints
+from vtrax.deploy.runtime import manifest, replay_checkpoints
 from vtrax.deploy.runtime.errors import ROLE_DIED, StartupTimeout, TrainingError
 from vtrax.deploy.runtime.report import RunReport, summary_fields
 from vtrax.deploy.runtime.run_dir import RunWriter, read_json, write_json_atomic
@@ -111,9 +111,11 @@ class Driver:
         self.stop_event = threading.Event()
         self.stopped_because = "unknown"
         progress = read_json(self.run_dir / "progress.json") if resume and (self.run_dir / "progress.json").exists() else {}
-        self.frames_offset = int(progress.get("env_frames", 0))
-        self.wall_offset = float(progress.get("wall_seconds", 0.0))
-        self.episodes = int(progress.get("episodes", 0))
+        self.resumed = manifest.read(self.run_dir) if resume else None  # train.py refused an unreadable one
+        self.base = manifest.resume_counters(progress, self.resumed)  # what the counters continue from
+        self.frames_offset, self.wall_offset, self.episodes = (self.base.env_frames, self.base.wall_seconds,
+                                                               self.base.episodes)
+        self._manifest_checkpoint: str | None = None  # the learner checkpoint manifest.json names
         self.agent = get_agent(config.agent)
         # With an evaluator (off-policy agents) `returns` are its episodes and the acting actors' go to
         # `actor_returns`; without one (IMPALA) the acting actors' are the run's returns.
@@ -128,7 +130,7 @@ class Driver:
         self.learner_book = LearnerBook()
         self.watchdog = Watchdog(config.stall_timeout_s)
         self.last_report = RunReport(env_id=config.env_id, env_frames=self.frames_offset,
-                                     learner_updates=int(progress.get("learner_updates", 0)))
+                                     learner_updates=self.base.learner_updates)
         self.spec = None  # the environment's EnvSpec, known once start() has looked it up
         self.replay_address: str | None = None
         self.loop_start: float | None = None
@@ -149,7 +151,14 @@ class Driver:
         if threading.current_thread() is threading.main_thread():
             install_signal_handlers(self)  # NOTE: ray.init replaced our SIGTERM handler with sys.exit
         self.display.message(f"{self.launcher.name} launcher and replay up ({time.monotonic() - self.start_time:.1f}s)")
-        self.launcher.start_learner(self.config, self.spec, self.replay_address, str(self.run_dir), self.resume)
+        named = None
+        if self.resumed:  # NOTE: before the learner's checkpoint writer lists the folder
+            moved = manifest.set_aside_newer(self.run_dir, self.resumed)
+            if moved:
+                self.display.message(moved)
+            named = manifest.LearnerResume(self.resumed.learner_path(self.run_dir), self.start_epoch)
+        self.launcher.start_learner(self.config, self.spec, self.replay_address, str(self.run_dir), self.resume,
+                                    named=named)
         num_actors = self.launcher.start_actors(self.config, self.spec, self.replay_address)
         # NOTE: the launcher starts the agent's evaluator (if any) after the acting actors, at index num_actors.
         self.books = [_ActorBook() for _ in range(num_actors + int(self.agent.has_evaluator))]
@@ -173,6 +182,9 @@ class Driver:
             message = replay_checkpoints.restored_message(restore, plan)
             if message:
                 self.display.message(message)
+        mismatch = manifest.replay_restore_message(self.resumed, self.run_dir, restore and restore.checkpoint)
+        if mismatch and plan.directory:
+            self.display.message(mismatch)
         return address
 
     def _seconds_left(self, default: float) -> float:
@@ -199,10 +211,12 @@ class Driver:
             checkpoint = self.shutdown()
             writer.close()
             if checkpoint:  # the final checkpoint is the learner's last word: counters agree with it
-                self.last_report = dataclasses.replace(self.last_report, learner_updates=_checkpoint_step(checkpoint))
+                self.last_report = dataclasses.replace(self.last_report,
+                                                       learner_updates=manifest.learner_step(checkpoint))
                 write_json_atomic(self.run_dir / "progress.json", self._progress(self.last_report))
             summary = self.summary(checkpoint)
             write_json_atomic(self.run_dir / "summary.json", summary)
+            self._record_manifest(checkpoint, final=True)
         return summary
 
     def _loop(self, writer: RunWriter) -> None:
@@ -217,6 +231,7 @@ class Driver:
             self.launcher.publish_report(dataclasses.replace(report, learner_metrics={}).to_dict())
             self.display.show(report)
             write_json_atomic(self.run_dir / "progress.json", self._progress(report))
+            self._record_manifest()
             reason = self._should_stop(report)
             if reason:
                 self.stopped_because = reason
@@ -250,7 +265,7 @@ class Driver:
             return_source="evaluator" if self.agent.has_evaluator else "actors",
             actor_episode_return_mean_last100=(sum(self.actor_returns) / len(self.actor_returns)
                                                if self.actor_returns else None),
-            actor_restarts=sum(book.restarts for book in self.books),
+            actor_restarts=self.base.actor_restarts + sum(book.restarts for book in self.books),
             env_errors=sum(book.errors for book in self.books),
             policy_lag=metrics.get("policy_lag_mean"), param_version=learner["version"],
             replay_queue_size=info.get("current_size"), replay_inserts=info.get("num_inserts"),
@@ -262,7 +277,8 @@ class Driver:
             loss={key[:-5] if key.endswith("_loss") else key: value for key, value in metrics.items()
                   if key.endswith("_loss")},
             learner_metrics=metrics, learner_error=learner["error"],
-            learner_restarts=self.learner_book.restarts, replay_restarts=self.launcher.replay_restarts,
+            learner_restarts=self.base.learner_restarts + self.learner_book.restarts,
+            replay_restarts=self.base.replay_restarts + self.launcher.replay_restarts,
             replay_items_restored=self.launcher.replay_restore and self.launcher.replay_restore.items,
             replay_items_lost=self.launcher.replay_items_lost,
         )
@@ -359,6 +375,18 @@ class Driver:
                 "replay_restarts": report.replay_restarts,
                 "param_version": report.param_version, "actor_param_versions": [book.version for book in self.books]}
 
+    def _record_manifest(self, checkpoint: str | None = None, *, final: bool = False) -> None:
+        """Write manifest.json when a new learner checkpoint is on disk, and at shutdown (`final`). Never raises."""
+        checkpoint = checkpoint or manifest.newest_learner_checkpoint(self.run_dir)
+        if checkpoint is None or (checkpoint == self._manifest_checkpoint and not final):
+            return
+        try:
+            counters = manifest.counters_of(self.last_report, self.episodes)
+            manifest.write(self.run_dir, manifest.build(self.run_dir, self.config.to_dict(), checkpoint, counters))
+            self._manifest_checkpoint = checkpoint
+        except (OSError, ValueError) as error:  # NOTE: the run goes on; the previous manifest stays whole
+            self.display.message(f"manifest.json not written ({error}); --resume uses the previous one")
+
     # ---- shutdown ---------------------------------------------------------------------------
     def shutdown(self) -> str | None:
         """Stop actors, then save the learner, then Reverb (and Ray). Never raises."""
@@ -378,11 +406,6 @@ class Driver:
             "frames_to_target": self.frames_to_target, "stopped_because": self.stopped_because,
             "final_checkpoint": checkpoint, "resumed": self.resume, "start_epoch": self.start_epoch,
         }
-
-
-def _checkpoint_step(path: str) -> int:
-    """The step of a `ckpt_<step>` folder (learner/checkpoint.py's names; parsed here so the driver loads no JAX)."""
-    return int(Path(path).name.rsplit("_", 1)[1])
 
 
 def install_signal_handlers(driver: Driver) -> None:

@@ -21,6 +21,7 @@ from vtrax.deploy.agents import get_agent
 from vtrax.deploy.config import TrainConfig, resolved_num_actors
 from vtrax.deploy.runtime.errors import TrainingError, cause
 from vtrax.deploy.runtime.replay_checkpoints import ReplayCheckpointing, ReplayRestore
+from vtrax.deploy.runtime.manifest import LearnerResume
 from vtrax.deploy.runtime.workers import ActorWorker, LearnerWorker
 
 
@@ -85,8 +86,9 @@ class LocalLauncher:
                                                 counts["num_inserts"])
         return self._replay.address
 
-    def start_learner(self, config: TrainConfig, spec, replay_address: str, run_dir: str, resume: bool) -> None:
-        self._learner = LearnerWorker(config, spec, replay_address, run_dir, resume)
+    def start_learner(self, config: TrainConfig, spec, replay_address: str, run_dir: str, resume: bool,
+                      named: LearnerResume | None = None) -> None:
+        self._learner = LearnerWorker(config, spec, replay_address, run_dir, resume, named=named)
         try:  # NOTE: built in this thread: fail before actors wait for its first parameters
             self._learner.check_built()
         except ValueError as error:

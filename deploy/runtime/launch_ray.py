@@ -30,6 +30,7 @@ from vtrax.deploy.runtime.ray_head import init_ray
 from vtrax.deploy.runtime.replay_checkpoints import (ReplayCheckpointing, ReplayRestore, items_lost,
                                                      restart_message)
 from vtrax.deploy.agents import get_agent
+from vtrax.deploy.runtime.manifest import LearnerResume
 from vtrax.deploy.runtime.workers import ActorWorker, LearnerWorker
 
 
@@ -156,13 +157,14 @@ class RayLauncher:
             raise TrainingError(f"cannot join the Ray cluster at {config.address!r} ({error}); "
                                 "start it with `ray up`/`ray start --head`, or drop --address") from None
 
-    def start_learner(self, config: TrainConfig, spec, replay_address: str, run_dir: str, resume: bool) -> None:
+    def start_learner(self, config: TrainConfig, spec, replay_address: str, run_dir: str, resume: bool,
+                      named: LearnerResume | None = None) -> None:
         # NOTE: a name unique to this run: actors look the learner up by it (RayParameterSource).
         options = {"num_cpus": 1, "num_gpus": config.learner_num_gpus, "max_concurrency": 8,
                    "max_restarts": config.learner_max_restarts, "name": self.learner_name,
                    "namespace": STATUS_NAMESPACE}
         remote = ray.remote(**options)(LearnerWorker)
-        self._learner = remote.remote(config, spec, replay_address, run_dir, resume, ray.put)
+        self._learner = remote.remote(config, spec, replay_address, run_dir, resume, ray.put, named=named)
 
     def wait_learner(self, timeout_s: float) -> None:
         """Until the learner is built (network compiled, checkpoint restored) and its loop runs."""

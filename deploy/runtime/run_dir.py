@@ -4,7 +4,8 @@
       config.json        the resolved TrainConfig (what --resume reads back)
       metrics.jsonl      one JSON object per report
       events.out.tfevents.*   TensorBoard scalars (same numbers as metrics.jsonl)
-      progress.json      counters at the last report (what --resume continues from)
+      progress.json      counters at the last report (what --resume continues from without a manifest)
+      manifest.json      the learner + replay checkpoints and counters that belong together (runtime/manifest.py)
       checkpoints/       the learner's checkpoints
       replay/            dqn, r2d2: the replay table's checkpoints and layout (runtime/replay_checkpoints.py)
       summary.json       written once at the end, whatever stopped the run

@@ -20,6 +20,8 @@ from typing import Any, Callable
 import numpy as np
 
 from vtrax.deploy.agents import get_agent
+from vtrax.deploy.runtime import manifest
+from vtrax.deploy.runtime.manifest import LearnerResume
 from vtrax.deploy.runtime.names import TABLE
 
 log = logging.getLogger(__name__)
@@ -37,11 +39,13 @@ class LearnerWorker:
 
     A learner built where checkpoints already exist (`--resume`, or Ray restarting
     this worker after its process died) restores the newest one by itself, so a
-    crash costs at most one checkpoint period of updates.
+    crash costs at most one checkpoint period of updates. `named` (from RUN_DIR/manifest.json)
+    is restored instead, unless missing, unreadable, or older than what this session wrote.
     """
 
     def __init__(self, config, spec, replay_address: str, run_dir: str, resume: bool,
-                 put_params: Callable[[Any], Any] = lambda params: params):
+                 put_params: Callable[[Any], Any] = lambda params: params, *,
+                 named: LearnerResume | None = None):
         self._config, self._spec, self._replay_address = config, spec, replay_address
         self._report: dict[str, Any] = {}
         self._put_params = put_params
@@ -53,6 +57,7 @@ class LearnerWorker:
         self._learner_checkpoints = os.path.join(run_dir, "checkpoints")
         self._thread = threading.Thread(target=self._run, name="learner-loop", daemon=True)
         self._learner = self._dataset = self.restored_from = self._priority_writer = None
+        self._named, self._skipped = named, ()
         # NOTE: a build error is kept and raised by `start()`: raised here it would kill the
         # process (under Ray, with a SIGABRT dump) instead of reaching the driver as one sentence.
         self._build_error: Exception | None = None
@@ -86,7 +91,24 @@ class LearnerWorker:
                                 metrics_callback=self._on_metrics, observation_example=example,
                                 core=agent.make_learner_core(config, network, num_devices),
                                 priorities_callback=self._priority_writer and self._priority_writer.submit)
-        self.restored_from = self._learner.restore() if resume or _has_checkpoint(self._learner_checkpoints) else None
+        if resume or _has_checkpoint(self._learner_checkpoints):
+            self.restored_from = self._restore()
+
+    def _restore(self) -> str:
+        """The manifest's checkpoint if it reads, else the newest readable one (the skipped one is reported)."""
+        from vtrax.learner import CheckpointMismatchError
+
+        named = manifest.learner_restore_target(self._named, self._learner_checkpoints)
+        if named is not None:
+            try:
+                return self._learner.restore(named)
+            except CheckpointMismatchError:
+                raise
+            except Exception as error:  # noqa: BLE001 - missing, truncated, corrupt: the newest readable one then
+                first_line = (str(error).strip().splitlines() or [""])[0][:160]
+                self._skipped = (f"{os.path.basename(named)}, named by manifest.json ({type(error).__name__}: "
+                                 f"{first_line})",)
+        return self._learner.restore()
 
     def start(self) -> None:
         """Start the update loop; a no-op once started (the driver calls it again after a restart).
@@ -147,7 +169,7 @@ class LearnerWorker:
                 "version": self._learner.version, "metrics": means, "num_metric_updates": len(metrics),
                 "error": self._error, "running": self._thread.is_alive(), "started": bool(self._thread.ident),
                 "pid": os.getpid(), "restored_from": self.restored_from,
-                "unreadable_checkpoints": list(self._learner.unreadable_checkpoints),
+                "unreadable_checkpoints": [*self._skipped, *self._learner.unreadable_checkpoints],
                 "replay": self._replay_info()}
 
     def _replay_info(self) -> dict[str, Any]:
