@@ -25,6 +25,7 @@ import os
 import re
 import tempfile
 import time
+from importlib import metadata
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -220,8 +221,7 @@ def replay_restore_message(manifest: RunManifest | None, run_dir: str | os.PathL
 
 
 def vtrax_version() -> str:
-    from importlib import metadata
-
+    """The installed vtrax's version, or "unknown" (a source tree that is not installed)."""
     try:
         return metadata.version("vtrax")
     except metadata.PackageNotFoundError:
