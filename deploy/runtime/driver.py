@@ -76,16 +76,25 @@ class _ActorBook:
         self.version = 0
         self.dead = False
         self.failed_polls = 0
+        self.answered_at: float | None = None
         self._before_restarts: dict[str, float] = collections.Counter()
         self._last: dict[str, float] = collections.Counter()
 
-    def update(self, stats: dict[str, Any]) -> None:
+    def update(self, stats: dict[str, Any], now: float | None = None) -> int | None:
+        """Record one stats answer; returns the old pid when the actor was restarted."""
+        restarted_from = None
         if self.pid is not None and stats["pid"] != self.pid:
             self.restarts += 1
             self._before_restarts.update(self._last)
-        self.pid = stats["pid"]
+            restarted_from = self.pid
+        self.pid, self.answered_at = stats["pid"], time.monotonic() if now is None else now
         self._last = collections.Counter(_actor_counters(stats))
         self.version = stats["param_version"]
+        return restarted_from
+
+    def alive(self, now: float, silence_s: float) -> bool:
+        """Answered within `silence_s` (an actor whose node is gone does not answer until Ray restarts it)."""
+        return not self.dead and self.answered_at is not None and now - self.answered_at < silence_s
 
     def total(self, name: str) -> float:
         return self._before_restarts[name] + self._last[name]
@@ -244,6 +253,10 @@ class Driver:
         replay_event = self.launcher.supervise_replay(self.last_report.replay_inserts)
         if replay_event:
             self.display.message(replay_event)
+        for node in self.launcher.lost_nodes():
+            self.display.message(f"lost Ray node {node}: its actors went with it; training goes on with the "
+                                 f"{self._actors_alive(time.monotonic())} that answer, and Ray restarts the lost "
+                                 "ones as soon as a node with a free CPU joins")
         now = time.monotonic()
         frames = self.frames_offset + sum(book.frames for book in self.acting_books)
         mean_last100 = sum(self.returns) / len(self.returns) if self.returns else None
@@ -261,11 +274,12 @@ class Driver:
             env_frames=frames, frames_per_second=(frames - previous[1]) / seconds,
             learner_updates=learner["updates"], updates_per_second=(learner["updates"] - previous[2]) / seconds,
             episode_return_mean_last100=mean_last100, best_episode_return_mean_last100=self.best_mean,
-            episodes=self.episodes, num_actors=sum(not book.dead for book in self.acting_books),
+            episodes=self.episodes, num_actors=self._actors_alive(now),
             return_source="evaluator" if self.agent.has_evaluator else "actors",
             actor_episode_return_mean_last100=(sum(self.actor_returns) / len(self.actor_returns)
                                                if self.actor_returns else None),
             actor_restarts=self.base.actor_restarts + sum(book.restarts for book in self.books),
+            nodes_lost=self.base.nodes_lost + self.launcher.nodes_lost,
             env_errors=sum(book.errors for book in self.books),
             policy_lag=metrics.get("policy_lag_mean"), param_version=learner["version"],
             replay_queue_size=info.get("current_size"), replay_inserts=info.get("num_inserts"),
@@ -323,7 +337,9 @@ class Driver:
                 book.dead = book.failed_polls * self.config.report_period_s > 120
                 continue
             book.failed_polls = 0
-            book.update(stats)
+            restarted_from = book.update(stats, time.monotonic())
+            if restarted_from is not None:
+                self.display.message(f"actor {index} was restarted by Ray (pid {restarted_from} -> {stats['pid']})")
             if stats.get("error"):  # only the local launcher reports one: its actors are not restarted
                 book.dead = True
                 self.display.message(f"actor {index} stopped:\n{stats['error']}")
@@ -334,6 +350,10 @@ class Driver:
                 self.returns.append(episode_return)
                 self.lengths.append(episode_length)
                 self.episodes += 1
+
+    def _actors_alive(self, now: float) -> int:
+        silence_s = max(15.0, 3 * self.config.report_period_s)
+        return sum(book.alive(now, silence_s) for book in self.acting_books)
 
     @property
     def acting_books(self) -> list[_ActorBook]:
@@ -371,6 +391,7 @@ class Driver:
                 "best_episode_return_mean_last100": self.best_mean, "learner_updates": report.learner_updates,
                 "seconds_to_target": self.seconds_to_target, "frames_to_target": self.frames_to_target,
                 "actor_pids": [book.pid for book in self.books], "actor_restarts": report.actor_restarts,
+                "nodes_lost": report.nodes_lost, "num_actors": report.num_actors,
                 "learner_pid": self.learner_book.pid, "learner_restarts": report.learner_restarts,
                 "replay_restarts": report.replay_restarts,
                 "param_version": report.param_version, "actor_param_versions": [book.version for book in self.books]}

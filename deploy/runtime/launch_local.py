@@ -64,6 +64,7 @@ class LocalLauncher:
 
     replay_restarts = 0  # the in-process server lives and dies with the driver
     replay_items_lost = 0
+    nodes_lost = 0  # one process on one machine
 
     def __init__(self):
         self._replay = self._learner = None
@@ -119,6 +120,10 @@ class LocalLauncher:
     def supervise_replay(self, inserts_seen: int | None = None) -> None:
         """Nothing to do: the in-process Reverb server cannot die without the driver."""
         del inserts_seen
+
+    def lost_nodes(self) -> list[str]:
+        """None: every role runs in this process."""
+        return []
 
     def actor_stats(self, skip: set[int], timeout_s: float = 10.0) -> dict[int, Any]:
         del timeout_s

@@ -8,6 +8,8 @@
 Locally `ray.init` starts Ray on this machine; with `--address` it joins a cluster.
 Ray restarts a dead actor (`actor_max_restarts`) or learner (`learner_max_restarts`;
 it restores the newest checkpoint) process; the driver notices by a changed pid.
+A lost node (`lost_nodes`) takes its actors along: Ray restarts them as soon as a node has a
+free CPU (a node that rejoins); until then the run goes on with the actors that remain.
 A dead Reverb server is restarted here, on the same address (`supervise_replay`),
 from the newest replay checkpoint when its table is checkpointed (replay_checkpoints.py).
 """
@@ -110,6 +112,9 @@ class RayLauncher:
         self.replay_restarts = 0
         self.replay_restore: ReplayRestore | None = None  # what the newest server start loaded
         self.replay_items_lost = 0
+        self.nodes_lost = 0
+        self._nodes: dict[str, str] = {}  # node id -> IP of the cluster's nodes alive at the last look
+        self._stats_calls: dict[int, Any] = {}  # actor index -> its stats call still in flight
 
     def start(self, config: TrainConfig, table, checkpointing: ReplayCheckpointing) -> str:
         """Ray and the Reverb server (loading the newest replay checkpoint, if any); returns its address."""
@@ -121,6 +126,7 @@ class RayLauncher:
             if not config.address:  # NOTE: Reverb's start (TF import) overlaps Ray's in a thread
                 replay_start = pool.submit(self._start_replay, host="127.0.0.1")
             self._init_ray(config)
+            self.lost_nodes()  # NOTE: the nodes alive now, so that one lost before the first report counts
             self._replay = (self._start_replay(host=ray.util.get_node_ip_address())
                             if replay_start is None else replay_start.result())
         if checkpointing.directory:
@@ -235,16 +241,39 @@ class RayLauncher:
         return restart_message(dead.returncode, self._replay.address, self.replay_restore, lost)
 
     def actor_stats(self, skip: set[int], timeout_s: float = 10.0) -> dict[int, Any]:
-        """index -> stats dict, or ROLE_DIED; actors in `skip` and those that do not answer in time are absent."""
-        pending = {actor.stats.remote(): index for index, actor in enumerate(self._actors) if index not in skip}
-        ready, _ = ray.wait(list(pending), num_returns=len(pending), timeout=timeout_s)
+        """index -> stats dict, or ROLE_DIED; actors in `skip` and those that do not answer in time are absent.
+
+        NOTE: one stats call per actor in flight: an actor that does not answer (its node is gone and Ray
+        waits for a free CPU to restart it) keeps its call, and is not waited for again; a late answer is
+        read at the next poll, so no episode is lost.
+        """
+        waiting = set(self._stats_calls)
+        for index, actor in enumerate(self._actors):
+            if index not in skip and index not in self._stats_calls:
+                self._stats_calls[index] = actor.stats.remote()
+        fresh = [ref for index, ref in self._stats_calls.items() if index not in waiting]
+        ready = set(ray.wait(fresh, num_returns=len(fresh), timeout=timeout_s)[0]) if fresh else set()
+        if waiting:
+            late = [self._stats_calls[index] for index in waiting]
+            ready.update(ray.wait(late, num_returns=len(late), timeout=0)[0])
         answers = {}
-        for ref in ready:
+        for index, ref in list(self._stats_calls.items()):
+            if ref not in ready:
+                continue
+            del self._stats_calls[index]
             try:
-                answers[pending[ref]] = ray.get(ref)
+                answers[index] = ray.get(ref)
             except ray.exceptions.RayActorError:
-                answers[pending[ref]] = ROLE_DIED
+                answers[index] = ROLE_DIED
         return answers
+
+    def lost_nodes(self) -> list[str]:
+        """The cluster's nodes that died since the last call (IP and id), each once; counted in `nodes_lost`."""
+        alive = {node["NodeID"]: node["NodeManagerAddress"] for node in ray.nodes() if node["Alive"]}
+        lost = [f"{ip} (node {node_id[:12]})" for node_id, ip in self._nodes.items() if node_id not in alive]
+        self._nodes = alive
+        self.nodes_lost += len(lost)
+        return lost
 
     def publish_report(self, report: dict[str, Any]) -> None:
         self._learner.publish_report.remote(report)
@@ -259,7 +288,8 @@ class RayLauncher:
         """Stop actors, then save the learner, then Reverb and Ray. Never raises; returns the final checkpoint."""
         checkpoint = None
         if ray.is_initialized():
-            stops = [actor.stop.remote() for actor in self._actors]
+            # NOTE: an actor whose stats call is still in flight is not running (its node is gone): no wait for it.
+            stops = [actor.stop.remote() for index, actor in enumerate(self._actors) if index not in self._stats_calls]
             ray.wait(stops, num_returns=len(stops), timeout=20)
             if self._learner is not None:
                 try:

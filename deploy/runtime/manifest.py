@@ -51,6 +51,7 @@ class RunCounters:
     actor_restarts: int = 0
     learner_restarts: int = 0
     replay_restarts: int = 0
+    nodes_lost: int = 0
     wall_seconds: float = 0.0
 
 
@@ -239,7 +240,7 @@ def counters_of(report, episodes: int) -> RunCounters:
     return RunCounters(env_frames=int(report.env_frames), episodes=int(episodes),
                        learner_updates=int(report.learner_updates), actor_restarts=int(report.actor_restarts),
                        learner_restarts=int(report.learner_restarts), replay_restarts=int(report.replay_restarts),
-                       wall_seconds=float(report.wall_seconds))
+                       nodes_lost=int(report.nodes_lost), wall_seconds=float(report.wall_seconds))
 
 
 def resume_counters(progress: dict[str, Any], manifest: RunManifest | None) -> RunCounters:

@@ -54,6 +54,8 @@ class RunReport:
     num_actors: int = _figure("actors", "Actor processes alive.", default=0)
     actor_restarts: int = _figure("restarts", "Actor processes restarted by Ray.", gauge="vtrax_actor_restarts_total",
                                   default=0)
+    nodes_lost: int = _figure("nodes", "Ray nodes that died during the run (their actors restart when a node has "
+                              "a free CPU).", default=0)
     env_errors: int = _figure("errors", "Environments that raised and were rebuilt.", gauge="vtrax_env_errors_total",
                               default=0)
     learner_restarts: int = _figure("restarts", "Learner processes restarted (each restores the newest checkpoint).",
@@ -115,7 +117,8 @@ LOSS_GAUGE = Gauge("vtrax_loss", "1", "Loss terms of the last updates, by `term`
 
 SUMMARY_FIELDS = ("env_id", "env_frames", "learner_updates", "episode_return_mean_last100", "return_source",
                   "actor_episode_return_mean_last100", "episodes",
-                  "actor_restarts", "env_errors", "learner_restarts", "replay_restarts", "replay_items_restored",
+                  "actor_restarts", "nodes_lost", "env_errors", "learner_restarts", "replay_restarts",
+                  "replay_items_restored",
                   "replay_items_lost")
 """The final report's fields that summary.json repeats (beside the run's own totals)."""
 

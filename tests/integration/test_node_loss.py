@@ -1,0 +1,175 @@
+"""Losing a node: a real two-node Ray cluster on loopback, one node SIGKILLed under a `vtrax train --address` run.
+
+    head    127.0.0.1  2 CPUs: the learner and actor 1 (and the driver, the Reverb server)
+    worker  127.0.0.2  1 CPU:  actor 0          ── SIGKILL of every process of it (raylet, agents, workers)
+    rejoin  127.0.0.3  1 CPU:  actor 0 again, restarted there by Ray
+
+Placement comes from Ray's CPU accounting: the run asks for 3 CPUs (a learner and 2 actors) and the
+cluster has 3, so exactly one role runs on the worker; Ray's default (hybrid) policy keeps the learner,
+created first, on the driver's own node, and the test checks that the worker's role is an actor.
+Every process of a node carries a tag of its own (VTRAX_TEST_TAG; Ray passes its environment to the
+workers it starts), which is how the test kills one node and cleans up after itself: never `ray stop`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+RAY_CLI = Path(sys.executable).parent / "ray"
+TAG = f"node-loss-{os.getpid()}"
+# NOTE: Ray's GCS declares a node dead after missed health checks (default ~30 s); one second apart and
+# three misses keep the test bounded. Nothing else about the cluster is tuned.
+HEALTH_CHECKS = {"RAY_health_check_period_ms": "1000", "RAY_health_check_timeout_ms": "1000",
+                 "RAY_health_check_failure_threshold": "3"}
+MAX_SECONDS = 75
+
+pytestmark = [pytest.mark.timeout(180),
+              pytest.mark.skipif(not RAY_CLI.exists(), reason=f"no `ray` command beside {sys.executable}")]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _node_flags(ip: str) -> list[str]:
+    """Free ports for every server of one node: two nodes share this machine's port space."""
+    ports = ("node-manager", "object-manager", "dashboard-agent-listen", "dashboard-agent-grpc", "runtime-env-agent",
+             "metrics-export")
+    return [f"--node-ip-address={ip}", "--disable-usage-stats", *(f"--{name}-port={_free_port()}" for name in ports)]
+
+
+def _ray_start(tag: str, *flags: str) -> None:
+    env = dict(os.environ, VTRAX_TEST_TAG=tag, RAY_USAGE_STATS_ENABLED="0", **HEALTH_CHECKS)
+    if "--head" not in flags:
+        env["RAY_AUTH_MODE"] = "token"  # NOTE: a node joins a head with token authentication only when told so
+    started = subprocess.run([str(RAY_CLI), "start", *flags], capture_output=True, text=True, timeout=90, env=env)
+    assert started.returncode == 0, f"ray start {' '.join(flags)}:\n{started.stdout[-2000:]}{started.stderr[-2000:]}"
+
+
+def _tagged(tag: str) -> list[psutil.Process]:
+    found = []
+    for process in psutil.process_iter():
+        with contextlib.suppress(psutil.Error, OSError):
+            if process.environ().get("VTRAX_TEST_TAG") == tag:
+                found.append(process)
+    return found
+
+
+def _kill_tagged(tag: str) -> list[psutil.Process]:
+    """SIGKILL every process tagged `tag`, again until none is left (a dying raylet may still start one)."""
+    killed = []
+    for _ in range(10):
+        processes = _tagged(tag)
+        if not processes:
+            break
+        for process in processes:
+            with contextlib.suppress(psutil.Error):
+                process.send_signal(signal.SIGKILL)
+        psutil.wait_procs(processes, timeout=10)
+        killed += processes
+    return killed
+
+
+def _wait_for(predicate, timeout_s: float, what: str, log: Path | None = None):
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if value := predicate():
+            return value
+        time.sleep(0.5)
+    tail = log.read_text()[-3000:] if log and log.exists() else ""
+    raise AssertionError(f"timed out after {timeout_s:.0f} s waiting for {what}\n{tail}")
+
+
+def _progress(logdir: Path) -> dict | None:
+    run_dir = next(logdir.glob("CartPole-v1-*"), None)
+    with contextlib.suppress(OSError, ValueError, TypeError):
+        return json.loads((run_dir / "progress.json").read_text())
+    return None
+
+
+def _roles(processes: list[psutil.Process]) -> list[str]:
+    names = []
+    for process in processes:
+        with contextlib.suppress(psutil.Error):
+            names.append(" ".join(process.cmdline()))
+    return [name for name in names if name.startswith("ray::")]
+
+
+def test_losing_a_node_keeps_the_run_going_and_its_actor_comes_back_on_a_node_that_joins(tmp_path):
+    temp_dir = Path(tempfile.mkdtemp(prefix="vtrax-node-loss-", dir="/tmp"))  # NOTE: short: Ray's socket paths
+    port, log = _free_port(), tmp_path / "train.log"
+    tags = {name: f"{TAG}-{name}" for name in ("head", "worker", "rejoin", "driver")}
+    train = None
+    try:
+        _ray_start(tags["head"], "--head", f"--port={port}", "--num-cpus=2", "--include-dashboard=false",
+                   f"--ray-client-server-port={_free_port()}", f"--temp-dir={temp_dir}", *_node_flags("127.0.0.1"))
+        _ray_start(tags["worker"], f"--address=127.0.0.1:{port}", "--num-cpus=1", *_node_flags("127.0.0.2"))
+        with open(log, "w") as out:
+            train = subprocess.Popen(
+                [sys.executable, "-m", "vtrax.deploy.cli", "train", "--preset", "cartpole", "--address",
+                 f"127.0.0.1:{port}", "--num-actors", "2", "--stop-at-target", "false", "--max-seconds",
+                 str(MAX_SECONDS), "--report-period-s", "0.5", "--logdir", str(tmp_path / "runs")],
+                stdout=out, stderr=subprocess.STDOUT, text=True, env=dict(os.environ, VTRAX_TEST_TAG=tags["driver"]))
+        started = time.monotonic()
+        before = _wait_for(lambda: (p := _progress(tmp_path / "runs")) and p["env_frames"] > 2000
+                           and all(p["actor_pids"]) and p, 60, "frames from both actors", log)
+        worker = _tagged(tags["worker"])
+        roles = _roles(worker)
+        assert any(p.name() == "raylet" for p in worker), "the worker node has no raylet"
+        assert any("ActorWorker" in role for role in roles) and not any("Learner" in role for role in roles), \
+            f"the worker node should run exactly one actor, it runs {roles}"
+        lost_pid = next(p.pid for p in worker if "ActorWorker" in " ".join(p.cmdline()))
+        lost_index = before["actor_pids"].index(lost_pid)
+
+        killed = _kill_tagged(tags["worker"])
+        assert not any(psutil.pid_exists(p.pid) and p.is_running() for p in killed), "a killed process lingers"
+        assert not _tagged(tags["worker"]), "a process of the killed node lingers"
+
+        _wait_for(lambda: "lost Ray node 127.0.0.2" in log.read_text(), 30, "the run to notice the lost node", log)
+        gone = _wait_for(lambda: (p := _progress(tmp_path / "runs")) and p["nodes_lost"] == 1 and p["num_actors"] == 1
+                         and p, 20, "the lost actor to count as gone (silent for 15 s)", log)
+        _wait_for(lambda: (p := _progress(tmp_path / "runs")) and p["env_frames"] > gone["env_frames"] + 2000, 20,
+                  "frames from the actor that remains, with the worker node gone", log)
+
+        _ray_start(tags["rejoin"], f"--address=127.0.0.1:{port}", "--num-cpus=1", *_node_flags("127.0.0.3"))
+        back = _wait_for(lambda: (p := _progress(tmp_path / "runs")) and p["actor_restarts"] >= 1 and p, 40,
+                         "Ray to restart the lost actor on the node that joined", log)
+        assert back["actor_pids"][lost_index] != lost_pid
+        assert any("ActorWorker" in role for role in _roles(_tagged(tags["rejoin"]))), "the actor did not move there"
+        assert re.search(rf"actor {lost_index} was restarted by Ray \(pid {lost_pid} -> \d+\)", log.read_text())
+        _wait_for(lambda: (p := _progress(tmp_path / "runs")) and p["num_actors"] == 2
+                  and p["actor_param_versions"][lost_index] > 0, 20, "the restarted actor to act again", log)
+
+        assert train.wait(timeout=max(MAX_SECONDS + 30 - (time.monotonic() - started), 5)) == 0, \
+            log.read_text()[-3000:]
+        summary = json.loads(next((tmp_path / "runs").glob("CartPole-v1-*/summary.json")).read_text())
+        assert summary["stopped_because"] == "max_seconds"
+        assert summary["nodes_lost"] == 1 and summary["actor_restarts"] == 1, summary
+        assert summary["learner_restarts"] == 0 and summary["env_frames"] > back["env_frames"], summary
+        assert not _tagged(tags["driver"]), "the run left a process behind"
+    finally:
+        if train is not None and train.poll() is None:
+            train.kill()
+        for tag in tags.values():  # NOTE: not `ray stop`, which stops every Ray on the machine
+            _kill_tagged(tag)
+        shutil.rmtree(temp_dir, ignore_errors=True)
+        current = Path("/tmp/ray/ray_current_cluster")  # NOTE: `ray start --head` left it; only ours goes
+        with contextlib.suppress(OSError):
+            if current.read_text().strip().endswith(f":{port}"):
+                current.unlink()
