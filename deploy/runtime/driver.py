@@ -254,9 +254,9 @@ class Driver:
         if replay_event:
             self.display.message(replay_event)
         for node in self.launcher.lost_nodes():
-            self.display.message(f"lost Ray node {node}: its actors went with it; training goes on with the "
-                                 f"{self._actors_alive(time.monotonic())} that answer, and Ray restarts the lost "
-                                 "ones as soon as a node with a free CPU joins")
+            self.display.message(f"lost Ray node {node}: the actors there went with it; training goes on with "
+                                 "the actors on the nodes that remain, and Ray restarts the lost ones as soon as a "
+                                 "node with a free CPU joins")
         now = time.monotonic()
         frames = self.frames_offset + sum(book.frames for book in self.acting_books)
         mean_last100 = sum(self.returns) / len(self.returns) if self.returns else None

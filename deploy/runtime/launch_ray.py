@@ -115,6 +115,7 @@ class RayLauncher:
         self.nodes_lost = 0
         self._nodes: dict[str, str] = {}  # node id -> IP of the cluster's nodes alive at the last look
         self._stats_calls: dict[int, Any] = {}  # actor index -> its stats call still in flight
+        self._failed_stats: set[int] = set()  # actors whose last stats call failed (dead or restarting)
 
     def start(self, config: TrainConfig, table, checkpointing: ReplayCheckpointing) -> str:
         """Ray and the Reverb server (loading the newest replay checkpoint, if any); returns its address."""
@@ -244,27 +245,29 @@ class RayLauncher:
         """index -> stats dict, or ROLE_DIED; actors in `skip` and those that do not answer in time are absent.
 
         NOTE: one stats call per actor in flight: an actor that does not answer (its node is gone and Ray
-        waits for a free CPU to restart it) keeps its call, and is not waited for again; a late answer is
-        read at the next poll, so no episode is lost.
+        waits for a free CPU to restart it) keeps its call, and is not waited for again, nor is one whose
+        last call failed (it restarts); a late answer is read at the next poll, so no episode is lost.
         """
-        waiting = set(self._stats_calls)
+        waiting = set(self._stats_calls) | self._failed_stats
         for index, actor in enumerate(self._actors):
             if index not in skip and index not in self._stats_calls:
                 self._stats_calls[index] = actor.stats.remote()
         fresh = [ref for index, ref in self._stats_calls.items() if index not in waiting]
         ready = set(ray.wait(fresh, num_returns=len(fresh), timeout=timeout_s)[0]) if fresh else set()
-        if waiting:
-            late = [self._stats_calls[index] for index in waiting]
+        late = [ref for index, ref in self._stats_calls.items() if index in waiting]
+        if late:
             ready.update(ray.wait(late, num_returns=len(late), timeout=0)[0])
         answers = {}
         for index, ref in list(self._stats_calls.items()):
             if ref not in ready:
                 continue
             del self._stats_calls[index]
+            self._failed_stats.discard(index)
             try:
                 answers[index] = ray.get(ref)
             except ray.exceptions.RayActorError:
                 answers[index] = ROLE_DIED
+                self._failed_stats.add(index)
         return answers
 
     def lost_nodes(self) -> list[str]:
