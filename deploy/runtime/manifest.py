@@ -51,8 +51,8 @@ class RunCounters:
     actor_restarts: int = 0
     learner_restarts: int = 0
     replay_restarts: int = 0
-    nodes_lost: int = 0
     wall_seconds: float = 0.0
+    nodes_lost: int = 0
 
 
 @dataclasses.dataclass(frozen=True)
