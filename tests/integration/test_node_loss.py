@@ -112,6 +112,8 @@ def _roles(processes: list[psutil.Process]) -> list[str]:
 
 
 def test_losing_a_node_keeps_the_run_going_and_its_actor_comes_back_on_a_node_that_joins(tmp_path):
+    """Also what joining an existing cluster must do: both actors on its 3 CPUs (1 for the learner), the
+    cluster left running at the end, and a private local-default run beside it."""
     temp_dir = Path(tempfile.mkdtemp(prefix="vtrax-node-loss-", dir="/tmp"))  # NOTE: short: Ray's socket paths
     port, log = _free_port(), tmp_path / "train.log"
     tags = {name: f"{TAG}-{name}" for name in ("head", "worker", "rejoin", "driver")}
@@ -163,6 +165,17 @@ def test_losing_a_node_keeps_the_run_going_and_its_actor_comes_back_on_a_node_th
         assert summary["nodes_lost"] == 1 and summary["actor_restarts"] == 1, summary
         assert summary["learner_restarts"] == 0 and summary["env_frames"] > back["env_frames"], summary
         assert not _tagged(tags["driver"]), "the run left a process behind"
+        socket.create_connection(("127.0.0.1", port), timeout=5).close()  # raises if the run stopped the cluster
+
+        # The local default starts a private Ray beside a running cluster (README), and leaves that cluster be.
+        private = subprocess.run(
+            [sys.executable, "-m", "vtrax.deploy.cli", "train", "--preset", "cartpole", "--max-env-frames", "2000",
+             "--max-seconds", "60", "--stop-at-target", "false", "--logdir", str(tmp_path / "private")],
+            capture_output=True, text=True, timeout=120, env=dict(os.environ, VTRAX_TEST_TAG=tags["driver"]))
+        assert private.returncode == 0, "the local default must start its own Ray beside a running one:\n" + (
+            private.stdout + private.stderr)
+        assert not _tagged(tags["driver"]), "the private run left a process behind"
+        socket.create_connection(("127.0.0.1", port), timeout=5).close()
     finally:
         if train is not None and train.poll() is None:
             train.kill()

@@ -156,59 +156,6 @@ def _replay_server_pid() -> int | None:
     return None
 
 
-def _stop_tagged_ray(port: int) -> None:
-    """Stop the processes these tests started (see TAG) and the address file `ray start --head` left."""
-    current = Path("/tmp/ray/ray_current_cluster")
-    with contextlib.suppress(OSError):
-        if current.read_text().strip().endswith(f":{port}"):
-            current.unlink()
-    processes = [process for process in psutil.process_iter() if _tagged(process)]
-    for process in processes:
-        with contextlib.suppress(psutil.Error):
-            process.terminate()
-    _, alive = psutil.wait_procs(processes, timeout=30)
-    for process in alive:
-        with contextlib.suppress(psutil.Error):
-            process.kill()
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def test_address_joins_an_existing_cluster_uses_its_cpus_and_leaves_it_running(tmp_path):
-    ray_cli = str(Path(sys.executable).parent / "ray")
-    port = _free_port()
-    started = subprocess.run([ray_cli, "start", "--head", f"--port={port}", "--num-cpus=3",
-                              "--node-ip-address=127.0.0.1", "--include-dashboard=false"],
-                             capture_output=True, text=True, timeout=120, env=ENV)
-    assert started.returncode == 0, started.stdout + started.stderr
-    try:
-        result = _train("--address", f"127.0.0.1:{port}", "--max-env-frames", "20000", "--max-seconds", "300",
-                        "--stop-at-target", "false",
-                        "--logdir", str(tmp_path), "--report-period-s", "0.5", timeout=400)
-        assert result.returncode == 0, result.stdout + result.stderr
-        (run_dir,) = tmp_path.glob("CartPole-v1-*")
-        summary = json.loads((run_dir / "summary.json").read_text())
-        assert summary["env_frames"] > 0 and summary["learner_updates"] > 0
-        assert len(_progress(run_dir)["actor_pids"]) == 2, "3 cluster CPUs: 1 for the learner, 2 actors"
-        import socket
-
-        socket.create_connection(("127.0.0.1", port), timeout=5).close()  # raises if the run stopped the cluster
-
-        private = _train("--max-env-frames", "2000", "--max-seconds", "60", "--stop-at-target", "false",
-                         "--logdir", str(tmp_path / "private"))
-        assert private.returncode == 0, "the local default must start its own Ray beside a running one:\n" + (
-            private.stdout + private.stderr)
-        socket.create_connection(("127.0.0.1", port), timeout=5).close()
-    finally:
-        _stop_tagged_ray(port)  # NOTE: not `ray stop`, which stops every Ray on the machine
-
-
 @pytest.mark.parametrize("flags, message", [
     (("--env", "NoSuchEnv-v0"), "unknown environment id 'NoSuchEnv-v0'"),
     (("--batch-size", "30", "--launcher", "local"), "not divisible"),  # the Ray path: test_workers.py
