@@ -20,6 +20,7 @@ import tempfile
 import time
 from typing import Any, Mapping, Sequence
 
+from vtrax.replay.checkpoint_files import keep_previous, record_sizes
 from vtrax.replay.specs import FieldSpec
 from vtrax.replay.table_config import DEFAULT_CHECKPOINT_PERIOD_S, TableConfig
 
@@ -84,6 +85,8 @@ class ReplayServerProcess:
         """The checkpoint the tables were loaded from, or None (they started empty)."""
         self.restored_counts: dict[str, dict[str, int]] = ready.get("tables", {})
         """`{table: {"current_size", "num_inserts"}}` right after start (what the checkpoint held)."""
+        self.unreadable: list[str] = ready.get("unreadable", [])
+        """Checkpoints that failed to load and were set aside, each as `"<where it is now>: <why>"`."""
         log.info("replay server process %d listening at %s (log: %s)", self.pid, self.address, self.log_path)
 
     @property
@@ -114,7 +117,10 @@ class ReplayServerProcess:
                              "to ReplayServerProcess")
         import reverb
 
-        return reverb.Client(f"localhost:{self._port}").checkpoint()
+        keep_previous(self.checkpoint_dir)  # NOTE: as the server's own periodic checkpoints do
+        path = reverb.Client(f"localhost:{self._port}").checkpoint()
+        record_sizes(path)
+        return path
 
     def stop(self, timeout_s: float = 30.0) -> int:
         """SIGTERM (final checkpoint, exit 0), then SIGKILL if still alive after `timeout_s`.

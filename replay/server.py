@@ -4,7 +4,9 @@ Checkpoints are directories `<checkpoint_dir>/<UTC timestamp>/` written by
 Reverb's default checkpointer; on start the newest complete one is loaded, so
 the tables come back with their items and rate-limiter counts. Reverb (0.14)
 deletes the previous checkpoint after writing a new one, so the directory holds
-one checkpoint at a time.
+one checkpoint at a time; the one before it is kept beside it as hard links
+(checkpoint_files.py), and a newest checkpoint that fails to load is set aside
+and that one loaded instead.
 """
 
 from __future__ import annotations
@@ -17,7 +19,9 @@ from typing import Sequence
 
 import reverb
 
-from vtrax.replay.checkpoint_files import newest_checkpoint
+from vtrax.replay.checkpoint_files import (checkpoint_problem, keep_previous, newest_checkpoint, previous_checkpoint,
+                                           record_sizes, set_aside_unreadable)
+from vtrax.replay.server_info import info
 from vtrax.replay.table_config import DEFAULT_CHECKPOINT_PERIOD_S, TableConfig
 from vtrax.replay.tables import build_table
 
@@ -28,12 +32,18 @@ class ReplayServer:
     """Handle of a running in-process Reverb server (see `start_server`)."""
 
     def __init__(self, server: reverb.Server, *, host: str, checkpoint_dir: str | None,
-                 checkpoint_period_s: float | None, restored_from: str | None = None):
+                 checkpoint_period_s: float | None, restored_from: str | None = None,
+                 unreadable: Sequence[str] = ()):
         self._server = server
         self._host = host
         self._checkpoint_dir = checkpoint_dir
         self.restored_from = restored_from
         """The checkpoint directory the tables were loaded from at start, or None (they started empty)."""
+        self.unreadable = list(unreadable)
+        """Checkpoints that failed to load at start, each as `"<where it was set aside>: <why>"`."""
+        self.restored_counts: dict[str, dict[str, int]] = {}
+        """`{table: {"current_size", "num_inserts"}}` right after start (what the checkpoint held); {} without
+        checkpoints."""
         self._lock = threading.Lock()
         self._stop_event = threading.Event()
         self._stopped = False
@@ -67,7 +77,12 @@ class ReplayServer:
             raise ValueError("this replay server was started without checkpoint_dir, so a checkpoint could "
                              "never be loaded again; pass checkpoint_dir=... to replay.start_server")
         with self._lock:
+            try:
+                keep_previous(self._checkpoint_dir)
+            except OSError as error:  # NOTE: the new checkpoint matters more than the spare
+                log.warning("could not keep the previous replay checkpoint beside %s: %s", self._checkpoint_dir, error)
             path = reverb.Client(f"localhost:{self.port}").checkpoint()
+            record_sizes(path)
         log.info("replay checkpoint written to %s", path)
         return path
 
@@ -140,18 +155,61 @@ def start_server(tables: Sequence[reverb.Table | TableConfig], port: int | None 
     if port is not None:
         _check_port_free(int(port))
     built = [build_table(t) if isinstance(t, TableConfig) else t for t in tables]
-    checkpointer = restored_from = None
+    restored_from, unreadable = None, []
     if checkpoint_dir:
         checkpoint_dir = os.path.abspath(checkpoint_dir)
         os.makedirs(checkpoint_dir, exist_ok=True)
-        checkpointer = reverb.checkpointers.DefaultCheckpointer(checkpoint_dir)
-        restored_from = newest_checkpoint(checkpoint_dir)  # NOTE: before the server starts writing new ones
-    server = reverb.Server(built, port=port, checkpointer=checkpointer)
+        server, restored_from, unreadable = _start_restoring(tables, built, port, checkpoint_dir)
+    else:
+        server = reverb.Server(built, port=port)
     handle = ReplayServer(server, host=host, checkpoint_dir=checkpoint_dir,
-                          checkpoint_period_s=checkpoint_period_s, restored_from=restored_from)
+                          checkpoint_period_s=checkpoint_period_s, restored_from=restored_from,
+                          unreadable=unreadable)
+    if checkpoint_dir:
+        handle.restored_counts = _table_counts(f"localhost:{handle.port}")
     log.info("replay server listening at %s (tables: %s; checkpoints: %s; restored from: %s)", handle.address,
              ", ".join(t.name for t in built), checkpoint_dir or "off", restored_from or "nothing")
     return handle
+
+
+def _start_restoring(tables, built, port, checkpoint_dir: str):
+    """A server loaded from the newest readable checkpoint; returns (server, its checkpoint, set-aside notes).
+
+    A checkpoint that fails to load (a truncated or corrupt file) is moved to
+    `<checkpoint_dir>.unreadable/` and the next one tried: another complete one
+    in the folder, then the kept previous one, then none (empty tables).
+    """
+    unreadable: list[str] = []
+    while True:
+        newest = newest_checkpoint(checkpoint_dir)
+        fallback = None if newest else previous_checkpoint(checkpoint_dir)
+        loading = newest or fallback
+        # NOTE: Reverb loads a checkpoint missing a file, or with one cut at a record boundary, silently.
+        problem = checkpoint_problem(loading) if loading else None
+        if problem is None:
+            checkpointer = reverb.checkpointers.DefaultCheckpointer(checkpoint_dir, fallback_checkpoint_path=fallback)
+            try:
+                return reverb.Server(built, port=port, checkpointer=checkpointer), loading, unreadable
+            except Exception as error:  # noqa: BLE001 - Reverb raises by status: RuntimeError, ValueError, ...
+                if loading is None or not _is_unreadable(error):
+                    raise
+                problem = (str(error).strip().splitlines() or [type(error).__name__])[0][:300]
+            built = [build_table(t) if isinstance(t, TableConfig) else t for t in tables]  # fresh for the retry
+        moved = set_aside_unreadable(loading, checkpoint_dir)
+        unreadable.append(f"{moved}: {problem}")
+        log.error("replay checkpoint %s could not be loaded (%s); moved it to %s", loading, problem, moved)
+
+
+def _table_counts(address: str) -> dict[str, dict[str, int]]:
+    """`{table: {"current_size", "num_inserts"}}` of a server (right after start: what its checkpoint held)."""
+    return {name: {"current_size": table["current_size"], "num_inserts": table["num_inserts"]}
+            for name, table in info(address).items()}
+
+
+def _is_unreadable(error: Exception) -> bool:
+    """Whether Reverb failed to load a checkpoint because its files are bad (DATA_LOSS and the like: a
+    RuntimeError), not because it does not fit the tables (INVALID_ARGUMENT: a ValueError, the caller's fix)."""
+    return isinstance(error, RuntimeError)
 
 
 def _check_port_free(port: int) -> None:

@@ -3,10 +3,11 @@
 Serves until SIGTERM or SIGINT, then writes a final checkpoint (when a
 checkpoint directory is set) and exits 0. Once the server accepts connections
 it logs `replay server listening at HOST:PORT` and, if asked, writes a JSON
-ready file `{"address", "port", "pid", "restored_from", "tables"}` (written to
-a temporary name and renamed, so readers never see half a file): the
-checkpoint the tables were loaded from (or null) and each table's
-`{"current_size", "num_inserts"}` right after loading it.
+ready file `{"address", "port", "pid", "restored_from", "unreadable", "tables"}`
+(written to a temporary name and renamed, so readers never see half a file):
+the checkpoint the tables were loaded from (or null), the checkpoints that
+failed to load and were set aside, and each table's `{"current_size",
+"num_inserts"}` right after loading it.
 """
 
 from __future__ import annotations
@@ -51,7 +52,8 @@ def serve(tables: Sequence[TableConfig], *, port: int | None = None, checkpoint_
         if ready_file:
             _write_ready_file(ready_file, {"address": server.address, "port": server.port, "pid": os.getpid(),
                                            "restored_from": server.restored_from,
-                                           "tables": _table_counts(f"localhost:{server.port}")})
+                                           "unreadable": server.unreadable,
+                                           "tables": server.restored_counts})
         # NOTE: a timed wait keeps the main thread returning to the interpreter, so
         # the Python signal handler above runs promptly.
         while not stop.wait(0.5):
@@ -66,14 +68,6 @@ def serve(tables: Sequence[TableConfig], *, port: int | None = None, checkpoint_
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-
-
-def _table_counts(address: str) -> dict[str, dict[str, int]]:
-    """`{table: {"current_size", "num_inserts"}}` as the server starts (after loading its checkpoint)."""
-    from vtrax.replay.server_info import info
-
-    return {name: {"current_size": table["current_size"], "num_inserts": table["num_inserts"]}
-            for name, table in info(address).items()}
 
 
 def _write_ready_file(path: str, payload: dict) -> None:

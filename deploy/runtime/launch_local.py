@@ -20,7 +20,7 @@ from typing import Any
 from vtrax.deploy.agents import get_agent
 from vtrax.deploy.config import TrainConfig, resolved_num_actors
 from vtrax.deploy.runtime.errors import TrainingError, cause
-from vtrax.deploy.runtime.replay_checkpoints import ReplayCheckpointing, ReplayRestore
+from vtrax.deploy.runtime.replay_checkpoints import ReplayCheckpointing, ReplayRestore, restore_of
 from vtrax.deploy.runtime.manifest import LearnerResume
 from vtrax.deploy.runtime.workers import ActorWorker, LearnerWorker
 
@@ -82,9 +82,7 @@ class LocalLauncher:
         except ValueError as error:  # Reverb: a checkpoint whose tables have other names
             raise TrainingError(f"the replay server could not load {checkpointing.directory}: {error}") from None
         if checkpointing.directory:
-            counts = replay.info(self._replay.address)[table.name]
-            self.replay_restore = ReplayRestore(self._replay.restored_from, counts["current_size"],
-                                                counts["num_inserts"])
+            self.replay_restore = restore_of(self._replay, table.name)
         return self._replay.address
 
     def start_learner(self, config: TrainConfig, spec, replay_address: str, run_dir: str, resume: bool,

@@ -30,7 +30,7 @@ from vtrax.deploy.runtime.names import LEARNER_PREFIX, STATUS_NAMESPACE
 from vtrax.deploy.runtime.ray_address import AddressError, check_reachable, use_local_token
 from vtrax.deploy.runtime.ray_head import init_ray
 from vtrax.deploy.runtime.replay_checkpoints import (ReplayCheckpointing, ReplayRestore, items_lost,
-                                                     restart_message)
+                                                     restart_message, restore_of)
 from vtrax.deploy.agents import get_agent
 from vtrax.deploy.runtime.manifest import LearnerResume
 from vtrax.deploy.runtime.workers import ActorWorker, LearnerWorker
@@ -131,7 +131,7 @@ class RayLauncher:
             self._replay = (self._start_replay(host=ray.util.get_node_ip_address())
                             if replay_start is None else replay_start.result())
         if checkpointing.directory:
-            self.replay_restore = _restore_of(self._replay, table.name)
+            self.replay_restore = restore_of(self._replay, table.name)
         return self._replay.address
 
     def _start_replay(self, **where: Any):
@@ -236,7 +236,7 @@ class RayLauncher:
         if not self._replay_options["checkpoint_dir"]:
             return (f"the replay server died (exit code {dead.returncode}); restarted it at {self._replay.address}. "
                     "Its on-policy queue restarts empty: the unrolls waiting in it were lost, actors write new ones")
-        self.replay_restore = _restore_of(self._replay, self._replay_options["tables"][0].name)
+        self.replay_restore = restore_of(self._replay, self._replay_options["tables"][0].name)
         lost = items_lost(self.replay_restore, inserts_seen)
         self.replay_items_lost += lost or 0
         return restart_message(dead.returncode, self._replay.address, self.replay_restore, lost)
@@ -308,8 +308,3 @@ class RayLauncher:
             ray.shutdown()
         return checkpoint
 
-
-def _restore_of(process, table_name: str) -> ReplayRestore:
-    """What a started `replay.ReplayServerProcess` loaded for `table_name`."""
-    counts = process.restored_counts.get(table_name, {})
-    return ReplayRestore(process.restored_from, int(counts.get("current_size", 0)), int(counts.get("num_inserts", 0)))

@@ -244,9 +244,15 @@ def counters_of(report, episodes: int) -> RunCounters:
 
 
 def resume_counters(progress: dict[str, Any], manifest: RunManifest | None) -> RunCounters:
-    """What a resumed run's counters continue from: the manifest's, else (an older run) progress.json's."""
-    if manifest is not None:
-        return manifest.counters
-    return RunCounters(env_frames=int(progress.get("env_frames", 0)), episodes=int(progress.get("episodes", 0)),
-                       learner_updates=int(progress.get("learner_updates", 0)),
-                       wall_seconds=float(progress.get("wall_seconds", 0.0)))
+    """What a resumed run's counters continue from, so that they never go back in metrics.jsonl.
+
+    The learner's updates are its checkpoint's (the manifest's; progress.json's for an older run without
+    one). Frames, episodes, wall time, restarts and lost nodes happened whatever the learner lost: each
+    continues from the larger of the manifest's and progress.json's (written every report, so often newer).
+    """
+    counters = manifest.counters if manifest is not None else RunCounters(
+        learner_updates=int(progress.get("learner_updates", 0)))
+    newer = {field.name: max(getattr(counters, field.name), type(getattr(counters, field.name))(progress[field.name]))
+             for field in dataclasses.fields(RunCounters)
+             if field.name != "learner_updates" and isinstance(progress.get(field.name), (int, float))}
+    return dataclasses.replace(counters, **newer)

@@ -45,6 +45,15 @@ class ReplayRestore(NamedTuple):
     """Items in the table right after loading."""
     inserts: int
     """Items ever inserted, as of the checkpoint (Reverb restores the count)."""
+    unreadable: tuple[str, ...] = ()
+    """Checkpoints that failed to load and were set aside (`"<where it is now>: <why>"`), newest first."""
+
+
+def restore_of(server, table_name: str) -> ReplayRestore:
+    """What a started server (`replay.ReplayServer` in this process or `replay.ReplayServerProcess`) loaded."""
+    counts = server.restored_counts.get(table_name, {})
+    return ReplayRestore(server.restored_from, int(counts.get("current_size", 0)),
+                         int(counts.get("num_inserts", 0)), tuple(server.unreadable))
 
 
 def checkpointing(run_dir: str | os.PathLike, table, config) -> ReplayCheckpointing:
@@ -112,8 +121,19 @@ def restored_message(restore: ReplayRestore | None, plan: ReplayCheckpointing) -
         return None
     every = f"every {plan.period_s:g} s" if plan.period_s else "at shutdown only"
     if restore.checkpoint is None:
-        return f"replay: checkpoints {every} to {plan.directory}; no checkpoint there yet, the table starts empty"
-    return (f"replay: restored {restore.items:,} items from checkpoint {restore.checkpoint}; checkpoints {every}")
+        message = f"replay: checkpoints {every} to {plan.directory}; no checkpoint there yet, the table starts empty"
+    else:
+        message = f"replay: restored {restore.items:,} items from checkpoint {restore.checkpoint}; checkpoints {every}"
+    return unreadable_message(restore) + message
+
+
+def unreadable_message(restore: ReplayRestore) -> str:
+    """The words (ending in '; ') about checkpoints set aside as unreadable, or '' when none was."""
+    if not restore.unreadable:
+        return ""
+    loaded = "the one before it" if restore.checkpoint else "none older was readable"
+    return (f"replay: set aside {len(restore.unreadable)} unreadable checkpoint(s) ({'; '.join(restore.unreadable)}) "
+            f"and loaded {loaded}; ")
 
 
 def items_lost(restore: ReplayRestore, inserts_seen: int | None) -> int | None:
@@ -130,7 +150,7 @@ def items_lost(restore: ReplayRestore, inserts_seen: int | None) -> int | None:
 
 def restart_message(exit_code: int | None, address: str, restore: ReplayRestore, lost: int | None) -> str:
     """The console line after the driver restarted a dead server of a checkpointed table."""
-    died = f"the replay server died (exit code {exit_code}); restarted it at {address}"
+    died = f"{unreadable_message(restore)}the replay server died (exit code {exit_code}); restarted it at {address}"
     if restore.checkpoint is None:
         lost_text = "all its items" if lost is None else f"{lost:,} items"
         return f"{died} with an empty table: it died before its first checkpoint; {lost_text} lost"

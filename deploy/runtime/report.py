@@ -55,7 +55,7 @@ class RunReport:
     actor_restarts: int = _figure("restarts", "Actor processes restarted by Ray.", gauge="vtrax_actor_restarts_total",
                                   default=0)
     nodes_lost: int = _figure("nodes", "Ray nodes that died during the run (their actors restart when a node has "
-                              "a free CPU).", default=0)
+                              "a free CPU).", gauge="vtrax_nodes_lost_total", default=0)
     env_errors: int = _figure("errors", "Environments that raised and were rebuilt.", gauge="vtrax_env_errors_total",
                               default=0)
     learner_restarts: int = _figure("restarts", "Learner processes restarted (each restores the newest checkpoint).",

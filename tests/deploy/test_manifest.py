@@ -64,7 +64,7 @@ def test_a_partial_temp_file_never_replaces_a_good_manifest(tmp_path):
 def test_a_run_without_a_manifest_resumes_from_progress_and_a_corrupt_one_is_refused(tmp_path):
     assert manifest.read(tmp_path) is None
     progress = {"env_frames": 500, "episodes": 7, "learner_updates": 40, "wall_seconds": 3.0, "actor_restarts": 9}
-    assert manifest.resume_counters(progress, None) == manifest.RunCounters(500, 7, 40, 0, 0, 0, 3.0)
+    assert manifest.resume_counters(progress, None) == manifest.RunCounters(500, 7, 40, 9, 0, 0, 3.0)
     (tmp_path / manifest.MANIFEST_FILE).write_text('{"format_version": 1, "counters": {')
     with pytest.raises(manifest.ManifestError, match="unreadable .* move it aside to resume from the newest"):
         manifest.read(tmp_path)
@@ -106,3 +106,15 @@ def test_learner_checkpoints_newer_than_the_manifest_are_moved_aside_not_deleted
     gone = dataclasses.replace(named, learner_checkpoint="checkpoints/ckpt_000000000050", learner_step=50)
     assert manifest.set_aside_newer(run_dir, gone) is None  # the named one is gone: the newest readable is used
     assert manifest.newest_learner_checkpoint(run_dir) == named.learner_path(run_dir)
+
+
+def test_resume_counters_never_go_back_when_progress_is_newer_than_the_manifest(tmp_path):
+    # A driver SIGKILLed 20 s after the manifest's last update: progress.json saw more frames and restarts.
+    run_dir = _run_dir(tmp_path)
+    written = manifest.build(run_dir, {}, manifest.newest_learner_checkpoint(run_dir), COUNTERS)
+    progress = {"env_frames": 9000, "episodes": 40, "learner_updates": 70, "wall_seconds": 30.0,
+                "actor_restarts": 2, "learner_restarts": 1, "replay_restarts": 4, "nodes_lost": 1}
+    assert manifest.resume_counters(progress, written) == manifest.RunCounters(
+        env_frames=9000, episodes=40, learner_updates=written.learner_step, actor_restarts=2, learner_restarts=2, replay_restarts=4,
+        wall_seconds=30.0, nodes_lost=1)  # the learner's updates are its checkpoint's; the rest: the larger
+    assert manifest.resume_counters({}, written) == written.counters

@@ -46,13 +46,22 @@ def test_dqn_run_checkpoints_its_table_and_resume_starts_with_it(tmp_path):
     assert (run_dir / "config.json").read_text() == config  # nothing of the run was touched
     assert [path for path in (run_dir / "replay" / "checkpoints").iterdir()] == checkpoints
 
+    # The newest checkpoint's data cut short (a disk fault): the resume sets it aside and loads the one before.
+    (newest,) = checkpoints
+    kept = list((run_dir / "replay" / "checkpoints.previous").iterdir())
+    assert len(kept) == 1 and (kept[0] / "DONE").is_file() and kept[0].name < newest.name, kept
+    chunks = newest / "chunks.tfrecord"
+    chunks.write_bytes(chunks.read_bytes()[:chunks.stat().st_size // 2])
     resumed = _train("--resume", str(run_dir))
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     first_resumed = _reports(run_dir)[len(before)]
+    assert "replay: set aside 1 unreadable checkpoint(s)" in resumed.stdout, resumed.stdout[-3000:]
+    assert f"items from checkpoint {kept[0]}" in resumed.stdout, resumed.stdout[-3000:]
+    assert (run_dir / "replay" / "checkpoints.unreadable" / newest.name / "DONE").is_file()  # kept for a person
     assert f"replay: restored {first_resumed['replay_items_restored']:,} items from checkpoint" in resumed.stdout
-    assert first_resumed["replay_items_restored"] >= before[-1]["replay_queue_size"] > 0
+    assert 0 < first_resumed["replay_items_restored"] <= before[-1]["replay_queue_size"]
     assert first_resumed["replay_queue_size"] >= first_resumed["replay_items_restored"]
-    assert first_resumed["replay_inserts"] >= before[-1]["replay_inserts"]  # Reverb restores the count too
+    assert first_resumed["replay_inserts"] >= first_resumed["replay_items_restored"]  # Reverb restores the count
     summary = json.loads((run_dir / "summary.json").read_text())
     assert summary["replay_items_restored"] == first_resumed["replay_items_restored"]
     assert summary["replay_items_lost"] == 0
