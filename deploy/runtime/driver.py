@@ -182,6 +182,9 @@ class Driver:
         problem = replay_checkpoints.layout_problem(self.run_dir, table)
         if problem:
             raise TrainingError(f"cannot resume {self.run_dir}: {problem}")
+        moved = manifest.set_aside_newer_replay(self.run_dir, self.resumed) if self.resumed else None
+        if moved:
+            self.display.message(moved)
         plan = replay_checkpoints.checkpointing(self.run_dir, table, self.config)
         if plan.directory:
             replay_checkpoints.record_layout(self.run_dir, table)

@@ -34,6 +34,7 @@ FORMAT_VERSION = 1
 LEARNER_CHECKPOINTS_DIR = "checkpoints"
 REPLAY_CHECKPOINTS_DIR = os.path.join("replay", "checkpoints")
 AFTER_MANIFEST_DIR = "checkpoints.after-manifest"  # learner checkpoints newer than the manifest, set aside on resume
+REPLAY_AFTER_MANIFEST_DIR = os.path.join("replay", "checkpoints.after-manifest")  # the same for replay
 _LEARNER_STEP = re.compile(r"ckpt_(\d+)")  # learner/checkpoint.py's folder names (that module loads JAX)
 
 
@@ -210,13 +211,40 @@ def set_aside_newer(run_dir: str | os.PathLike, manifest: RunManifest) -> str | 
             "resuming from the manifest's")
 
 
+def set_aside_newer_replay(run_dir: str | os.PathLike, manifest: RunManifest) -> str | None:
+    """Make the replay checkpoint the manifest names the one the server loads; say what moved, or None.
+
+    Reverb keeps one checkpoint and loads the newest; the one before it is kept in
+    `replay/checkpoints.previous/` (replay/checkpoint_files.py). When the manifest names that one (a replay
+    checkpoint came after the manifest's last update, then a SIGKILL), the newer one moves to
+    `replay/checkpoints.after-manifest/` and the server loads the kept one. Moved, not deleted.
+    """
+    from vtrax.replay.checkpoint_files import newest_checkpoint, previous_checkpoint
+
+    named = manifest.replay_path(run_dir)
+    checkpoints = str(Path(run_dir) / REPLAY_CHECKPOINTS_DIR)
+    newest, kept = newest_checkpoint(checkpoints), previous_checkpoint(checkpoints)
+    if named is None or newest is None or kept is None or os.path.basename(kept) != os.path.basename(named):
+        return None
+    aside = Path(run_dir) / REPLAY_AFTER_MANIFEST_DIR
+    aside.mkdir(parents=True, exist_ok=True)
+    moved = []
+    while newest is not None:  # NOTE: Reverb keeps one, but a crash mid-cleanup can leave two
+        os.rename(newest, aside / os.path.basename(newest))
+        moved.append(os.path.basename(newest))
+        newest = newest_checkpoint(checkpoints)
+    return (f"replay: {', '.join(moved)} came after manifest.json's {os.path.basename(named)}; moved to {aside}, "
+            "loading the manifest's (kept beside the newest)")
+
+
 def replay_restore_message(manifest: RunManifest | None, run_dir: str | os.PathLike,
                            loaded: str | None) -> str | None:
     """The console line when the replay checkpoint loaded is not the one the manifest names, or None."""
     named = None if manifest is None else manifest.replay_path(run_dir)
-    if named is None or (loaded is not None and os.path.abspath(loaded) == named):
+    # NOTE: by name: the named checkpoint may load from its copy in replay/checkpoints.previous/
+    if named is None or (loaded is not None and os.path.basename(loaded) == os.path.basename(named)):
         return None
-    why = "is gone (Reverb keeps only its newest)" if not os.path.isdir(named) else "is not the newest"
+    why = "is gone (only the newest and the one before are kept)" if not os.path.isdir(named) else "is not the newest"
     got = f"loaded the newest one, {os.path.basename(loaded)}" if loaded else "the table starts empty"
     return f"replay: the checkpoint that manifest.json names, {os.path.basename(named)}, {why}; {got}"
 

@@ -3,6 +3,9 @@
     RUN_DIR/replay/
       table.json      the replay.TableConfig the checkpoints were written for (checked by --resume)
       checkpoints/    Reverb's checkpoints, <UTC timestamp>/ (Reverb keeps the newest one)
+      checkpoints.previous/        the one before it (hard links; loaded when the newest is unreadable)
+      checkpoints.unreadable/      checkpoints that failed to load, set aside (never deleted)
+      checkpoints.after-manifest/  newer than the one manifest.json names, set aside by --resume
 
 Only a table worth keeping (`TableConfig.worth_checkpointing`: the off-policy
 agents' prioritised tables) is checkpointed: every `replay_checkpoint_period_s`

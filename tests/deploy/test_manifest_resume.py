@@ -42,13 +42,20 @@ def test_the_manifest_names_existing_checkpoints_and_resume_continues_its_counte
     shutil.copytree(run_dir / written["learner_checkpoint"], later)
     meta = json.loads((later / "meta" / "metadata").read_text())
     (later / "meta" / "metadata").write_text(json.dumps({**meta, "step": step + 1000}))
+    # The same for replay: the manifest named the checkpoint before the newest (kept beside it).
+    (kept,) = (run_dir / "replay" / "checkpoints.previous").iterdir()
+    newest = run_dir / written["replay_checkpoint"]
+    (run_dir / "manifest.json").write_text(json.dumps({**written, "replay_checkpoint": f"replay/checkpoints/{kept.name}"}))
 
     resumed = _train("--resume", str(run_dir), "--max-env-frames", "400")
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert f"{later.name} came after manifest.json's" in resumed.stdout, resumed.stdout[-3000:]
     assert (run_dir / "checkpoints.after-manifest" / later.name).is_dir() and not later.exists()
     assert "named by manifest.json" not in resumed.stdout  # the named checkpoint was restored, no fallback
-    assert "manifest.json names" not in resumed.stdout     # and the replay checkpoint it names was loaded
+    assert f"replay: {newest.name} came after manifest.json's {kept.name}" in resumed.stdout, resumed.stdout[-3000:]
+    assert (run_dir / "replay" / "checkpoints.after-manifest" / newest.name / "DONE").is_file()
+    assert f"items from checkpoint {kept}" in resumed.stdout  # the replay checkpoint it names was loaded
+    assert "manifest.json names" not in resumed.stdout
     reports = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
     after = [report for report in reports if report["wall_seconds"] > counters["wall_seconds"]]
     assert after and after[0]["env_frames"] >= counters["env_frames"], (counters, after[:1])
