@@ -84,3 +84,41 @@ def test_bench_learning_summarises_seeds_and_wraps_each_in_flock(tmp_path):
     assert command[:2] == ["flock", "/tmp/some.lock"]
     assert command[command.index("--seed") + 1] == "2" and "--quiet" in command
     assert command[-2:] == ["--env", "MinAtar/Breakout-v1"] and "local" in command
+
+
+def test_bench_learning_games_name_minatar_ids_and_summarise_each_game(tmp_path, capsys):
+    import argparse
+
+    from vtrax.deploy.bench import learning
+
+    assert learning.game_env_ids("Breakout, SpaceInvaders", "minatar") == ["MinAtar/Breakout-v1",
+                                                                          "MinAtar/SpaceInvaders-v1"]
+    assert learning.game_env_ids("all", "minatar") == [f"MinAtar/{game}-v1" for game in learning.MINATAR_GAMES]
+    assert learning.game_env_ids("CartPole-v1,Acrobot-v1", "cartpole") == ["CartPole-v1", "Acrobot-v1"]
+    with pytest.raises(ValueError, match="pass --preset minatar"):
+        learning.game_env_ids("all", "cartpole")
+    args = argparse.Namespace(preset="minatar", env=None, games="Breakout", seeds=2, max_seconds=60.0,
+                              max_env_frames=20_000, lock=None, json=False, out=str(tmp_path), extra=[])
+    assert learning.run(argparse.Namespace(**{**vars(args), "env": "MinAtar/Breakout-v1"})) == 2
+    assert "not both" in capsys.readouterr().err
+
+    results = {}
+    for game, slope in [("Breakout", 1.0), ("Asterix", 2.0)]:
+        dirs = []
+        for seed in range(2):
+            path = write_run(tmp_path / game / "runs" / f"s{seed}", env_id=f"MinAtar/{game}-v1", seed=seed,
+                             slope=slope * (seed + 1), rows=20)
+            (path / "summary.json").write_text(json.dumps({"env_frames": 20_000, "wall_seconds": 60.0,
+                                                           "frames_per_second": 333.0,
+                                                           "stopped_because": "max_env_frames"}))
+            dirs.append(path)
+        env_args = argparse.Namespace(**{**vars(args), "env": f"MinAtar/{game}-v1"})
+        results[f"MinAtar/{game}-v1"] = learning._summary(env_args, tmp_path / game, dirs, [])
+    # Fixed frame counts: quarters of --max-env-frames.
+    assert list(results["MinAtar/Breakout-v1"]["median_return_at_frames"]) == ["5000", "10000", "15000", "20000"]
+    assert learning._print_games(args, tmp_path, results) == 0
+    table = capsys.readouterr().out
+    assert "MinAtar/Asterix-v1" in table and "2 games x 2 seeds" in table, table
+    combined = json.loads((tmp_path / "summary.json").read_text())
+    assert combined["games"]["MinAtar/Asterix-v1"]["median_final_return"] == pytest.approx(60.0)
+    assert (tmp_path / "Asterix" / "curve.png").is_file() and (tmp_path / "Breakout" / "summary.json").is_file()
