@@ -26,8 +26,8 @@ import jax.numpy as jnp
 from vtrax import nets
 from vtrax.learner.action_distribution import POLICIES
 
-NETWORK_KINDS = ("mlp", "dueling_mlp", "impala_deep", "impala_shallow", "minatar")
-Q_NETWORK_KINDS = ("dueling_mlp",)
+NETWORK_KINDS = ("mlp", "dueling_mlp", "impala_deep", "impala_shallow", "minatar", "dueling_minatar")
+Q_NETWORK_KINDS = ("dueling_mlp", "dueling_minatar")
 """Kinds whose `apply` returns (q-values [T, B, A], max_a q [T, B]) instead of (logits, value)."""
 
 
@@ -68,7 +68,8 @@ def make_network(kind: str, num_actions: int, *, hidden_sizes: Sequence[int] = (
 
     Args:
       kind: 'mlp' (vector observations, e.g. CartPole), 'dueling_mlp' (a dueling Q network for
-        vector observations: `apply` returns q-values and their max), 'impala_deep' /
+        vector observations: `apply` returns q-values and their max), 'dueling_minatar' (the same
+        on MinAtar's torso, for 10x10xC grids), 'impala_deep' /
         'impala_shallow' (IMPALA's Atari torsos; uint8 frames are scaled to [0, 1]),
         or 'minatar' (MinAtar's one-conv torso for 10x10xC 0/1 grids, `nets.MinAtarTorso`,
         with the IMPALA heads and optional LSTM).
@@ -105,8 +106,8 @@ def make_network(kind: str, num_actions: int, *, hidden_sizes: Sequence[int] = (
     if prev_action_reward and not use_lstm:
         raise ValueError("prev_action_reward feeds the previous action and reward to an LSTM core; pass "
                          "use_lstm=True too, or drop prev_action_reward")
-    if kind == "dueling_mlp":
-        return _q_network(num_actions, hidden_sizes, use_lstm)
+    if kind in Q_NETWORK_KINDS:
+        return _q_network(kind, num_actions, hidden_sizes, use_lstm)
     if kind == "mlp" and shared_torso and use_lstm:
         raise ValueError("shared_torso is a feed-forward 'mlp' option (the LSTM net always shares its torso); "
                          "drop shared_torso or use_lstm")
@@ -213,19 +214,22 @@ class _SeparateMLPs:
         return self.policy(observation), self.value(observation)[..., 0]
 
 
-def _q_network(num_actions: int, hidden_sizes: Sequence[int], use_lstm: bool) -> AgentNetwork:
-    """The dueling Q network (DQN/Ape-X): `apply` gives (q [T, B, A], max_a q [T, B]), so greedy acting,
+def _q_network(kind: str, num_actions: int, hidden_sizes: Sequence[int], use_lstm: bool) -> AgentNetwork:
+    """A dueling Q network (DQN/Ape-X): `apply` gives (q [T, B, A], max_a q [T, B]), so greedy acting,
     `vtrax eval` and `vtrax serve` read q-values where policy networks give logits."""
     if use_lstm:
-        raise ValueError("network 'dueling_mlp' is feed-forward; drop use_lstm (the recurrent Q agent is r2d2)")
-    description = {"kind": "dueling_mlp", "num_actions": num_actions, "use_lstm": False,
-                   "hidden_sizes": [int(size) for size in hidden_sizes]}
+        raise ValueError(f"network {kind!r} is feed-forward; drop use_lstm (the recurrent Q agent is r2d2)")
+    description = {"kind": kind, "num_actions": num_actions, "use_lstm": False}
+    if kind == "dueling_mlp":
+        description["hidden_sizes"] = [int(size) for size in hidden_sizes]
 
     def q_and_value(observation: Any) -> tuple[jax.Array, jax.Array]:
-        q_values = nets.DuelingMLP(num_actions, hidden_sizes=tuple(hidden_sizes))(observation)  # [..., A]
+        q_network = (nets.DuelingMLP(num_actions, hidden_sizes=tuple(hidden_sizes)) if kind == "dueling_mlp"
+                     else nets.DuelingMinAtar(num_actions, name="dueling_minatar"))
+        q_values = q_network(observation)  # [..., A]
         return q_values, jnp.max(q_values, axis=-1)
 
-    return _feed_forward(lambda: q_and_value, "dueling_mlp", num_actions, description)
+    return _feed_forward(lambda: q_and_value, kind, num_actions, description)
 
 
 def _feed_forward(module: Callable[[], Any], kind: str, num_actions: int, description: dict) -> AgentNetwork:

@@ -10,7 +10,7 @@ from vtrax.nets.agents import ImpalaDeepTorso, ImpalaNet, ImpalaShallowTorso, Po
 from vtrax.nets.base import current_name, get_parameter, get_state, running_init, set_state
 from vtrax.nets.basic import BatchApply, Flatten, Sequential, dropout, one_hot
 from vtrax.nets.conv import Conv2D
-from vtrax.nets.dueling import DuelingMLP
+from vtrax.nets.dueling import DuelingMinAtar, DuelingMLP
 from vtrax.nets.embed import Embed
 from vtrax.nets.gaussian_head import GaussianPolicyMLP
 from vtrax.nets.errors import (InvalidRNGKeyError, MissingParameterError, MissingRNGError, MissingStateError,
@@ -39,7 +39,7 @@ __all__ = [
     # recurrent
     "RNNCore", "LSTM", "LSTMState", "GRU", "ResetCore", "dynamic_unroll", "static_unroll",
     # agent networks
-    "PolicyValueMLP", "DuelingMLP", "RecurrentMLPNet", "GaussianPolicyMLP", "ImpalaDeepTorso", "ImpalaShallowTorso",
+    "PolicyValueMLP", "DuelingMLP", "DuelingMinAtar", "RecurrentMLPNet", "GaussianPolicyMLP", "ImpalaDeepTorso", "ImpalaShallowTorso",
     "ImpalaNet",
     "ResidualBlock", "MinAtarTorso",
     # submodules and errors

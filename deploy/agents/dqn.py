@@ -20,16 +20,18 @@ def _check(config, spec) -> None:
     if config.use_lstm:
         raise ValueError("--agent dqn has a feed-forward Q network; drop --use-lstm, or use --agent r2d2 for the "
                          "recurrent Q agent")
-    if config.network != "dueling_mlp" or len(spec.observation_shape) != 1:
-        raise ValueError(f"--agent dqn trains the dueling Q network on vector observations ([D]); pass --network "
-                         f"dueling_mlp (or --preset cartpole) with an environment like CartPole-v1 "
-                         f"({config.env_id} gives shape {tuple(spec.observation_shape)})")
+    fits = {"dueling_mlp": 1, "dueling_minatar": 3}.get(config.network) == len(spec.observation_shape)
+    if not fits:
+        raise ValueError(f"--agent dqn trains a dueling Q network: --network dueling_mlp on vector observations "
+                         f"([D], as --preset cartpole) or dueling_minatar on MinAtar grids ([10, 10, C], "
+                         f"--preset minatar); {config.env_id} gives shape {tuple(spec.observation_shape)} and the "
+                         f"network is {config.network!r}")
 
 
 def _network(config, spec):
     from vtrax.learner import make_network
 
-    return make_network("dueling_mlp", spec.num_actions, hidden_sizes=tuple(config.hidden_sizes))
+    return make_network(config.network, spec.num_actions, hidden_sizes=tuple(config.hidden_sizes))
 
 
 def _table(config, spec):

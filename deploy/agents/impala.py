@@ -9,9 +9,10 @@ from vtrax.deploy.runtime.names import TABLE
 
 def _check(config, spec) -> None:
     del spec
-    if config.network == "dueling_mlp":
-        raise ValueError("network 'dueling_mlp' is a Q network and IMPALA needs policy logits; pass --network mlp, "
-                         "or --agent dqn to train the Q network")
+    if config.network in ("dueling_mlp", "dueling_minatar"):
+        kind = "mlp" if config.network == "dueling_mlp" else "minatar"
+        raise ValueError(f"network {config.network!r} is a Q network and IMPALA needs policy logits; pass --network "
+                         f"{kind}, or --agent dqn to train the Q network")
 
 
 def _network(config, spec):

@@ -21,7 +21,8 @@ def test_every_agent_name_has_a_bundle_and_a_cartpole_preset():
 def test_unknown_agents_and_presets_name_the_choices():
     with pytest.raises(ValueError, match=r"agent must be one of \('impala', 'dqn', 'r2d2'\), got 'sac'; pass e.g. --agent"):
         TrainConfig(agent="sac")
-    with pytest.raises(ValueError, match=r"unknown preset 'atari' for agent 'dqn'; choose one of \['cartpole'\]"):
+    with pytest.raises(ValueError, match=r"unknown preset 'atari' for agent 'dqn'; choose one of \['cartpole', "
+                                         r"'minatar'\]"):
         preset("atari", agent="dqn")
 
 
@@ -32,8 +33,9 @@ def test_config_round_trips_with_the_dqn_fields():
 
 @pytest.mark.parametrize("changes, words", [
     (dict(use_lstm=True), "--agent dqn has a feed-forward Q network; drop --use-lstm, or use --agent r2d2"),
-    (dict(network="mlp"), "--agent dqn trains the dueling Q network on vector observations ([D]); pass --network "
-                          "dueling_mlp"),
+    (dict(network="mlp"), "--agent dqn trains a dueling Q network: --network dueling_mlp on vector observations"),
+    (dict(network="dueling_minatar"), "dueling_minatar on MinAtar grids ([10, 10, C], --preset minatar); "
+                                      "CartPole-v1 gives shape (4,) and the network is 'dueling_minatar'"),
     (dict(env_id="Pendulum-v1"), "--agent dqn picks actions by argmax over Q-values and needs a Discrete action "
                                  "space, but Pendulum-v1 has continuous (Box) actions; use --agent impala"),
     (dict(env_id="Pendulum-v1", agent="r2d2", network="mlp", use_lstm=True), "--agent r2d2 picks actions by argmax"),

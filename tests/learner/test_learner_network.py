@@ -91,7 +91,8 @@ def test_mlp_lstm_reads_the_previous_action_and_reward_and_resets():
 
 @pytest.mark.parametrize("kwargs, words", [
     (dict(kind="cnn", num_actions=2),
-     "network kind must be one of ('mlp', 'dueling_mlp', 'impala_deep', 'impala_shallow', 'minatar')"),
+     "network kind must be one of ('mlp', 'dueling_mlp', 'impala_deep', 'impala_shallow', 'minatar', "
+     "'dueling_minatar')"),
     (dict(kind="mlp", num_actions=0), "num_actions must be an int >= 1, got 0"),
     (dict(kind="mlp", num_actions=2, prev_action_reward=True), "pass use_lstm=True too"),
     (dict(kind="mlp", num_actions=2, use_lstm=True, shared_torso=True), "drop shared_torso or use_lstm"),

@@ -53,3 +53,24 @@ def test_minatar_agent_network_outputs_per_time_and_batch(use_lstm):
     logits, value = network.apply(params, observation, **extra)
     assert logits.shape == (6, 4, 3) and value.shape == (6, 4)
     assert network.is_recurrent == use_lstm and network.description["kind"] == "minatar"
+
+
+def test_dueling_minatar_network_is_the_torso_then_value_plus_centred_advantage():
+    """'dueling_minatar': q = v + adv - mean(adv) on the torso's features, for [T, B] grids; apply gives (q, max q)."""
+    network = make_network("dueling_minatar", 6)
+    observation = grids((3, 2, 10, 10, 4), seed=2)
+    params = jax.tree_util.tree_map(lambda x: 0.1 * x, random_params(network.init(KEY, observation)))
+    assert params["dueling_minatar/~/advantage"]["w"].shape == (128, 6)
+    assert params["dueling_minatar/~/value"]["w"].shape == (128, 1)
+    q_values, max_q = network.apply(params, observation)[:2]
+    torso = nets.transform(lambda x: nets.MinAtarTorso()(x))
+    features = torso.apply({"minatar_torso/conv": params["dueling_minatar/~/minatar_torso/conv"],
+                            "minatar_torso/linear": params["dueling_minatar/~/minatar_torso/linear"]},
+                           None, observation)
+    advantage = linear(features, params["dueling_minatar/~/advantage"]["w"], params["dueling_minatar/~/advantage"]["b"])
+    value = linear(features, params["dueling_minatar/~/value"]["w"], params["dueling_minatar/~/value"]["b"])
+    np.testing.assert_allclose(q_values, value + advantage - advantage.mean(-1, keepdims=True), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(max_q, q_values.max(-1), rtol=1e-6)
+    assert network.description == {"kind": "dueling_minatar", "num_actions": 6, "use_lstm": False}
+    with pytest.raises(ValueError, match="'dueling_minatar' is feed-forward; drop use_lstm"):
+        make_network("dueling_minatar", 6, use_lstm=True)
