@@ -8,6 +8,16 @@ after a seeded random wait, in a seeded random order:
     learner  SIGKILL of the learner process        Ray restarts it; it restores its checkpoint
     replay   SIGKILL of the Reverb server process  the driver restarts it on the same address
     driver   SIGKILL of the whole process tree     `vtrax train --resume RUN_DIR` continues
+    node     SIGKILL of every process of a node    the run goes on with the head's actor; a node joins,
+                                                   Ray restarts the lost actor there
+
+With `node` among the faults the run spans two nodes: the bench starts a Ray
+cluster on loopback (deploy/bench/loopback_cluster.py: head 127.0.0.1 with 2
+CPUs for the learner and one actor, a node on 127.0.0.2 with 1 CPU for the
+other actor) and trains with `--address` and `--num-actors 2`. After each node
+kill, once the run counted the lost node, a new node joins on the next loopback
+address; "actor back" is the time from its `ray start` until the run counted
+the lost actor's restart.
 
 Per fault it reports, from progress.json and metrics.jsonl: seconds until the driver
 counted the restart (detect), until env frames and learner updates grew again, the
@@ -20,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import shutil
 import signal
@@ -31,15 +42,18 @@ from pathlib import Path
 
 import psutil
 
+from vtrax.deploy.bench.loopback_cluster import LoopbackCluster
 from vtrax.deploy.bench.tools import format_table, machine_description, print_result
 
-FAULTS = ("actor", "learner", "replay", "driver")
+FAULTS = ("actor", "learner", "replay", "driver", "node")
 POLL_S = 0.25
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--preset", default="cartpole", help="Training preset (default cartpole).")
-    parser.add_argument("--faults", default=",".join(FAULTS), help=f"Comma-separated, of {', '.join(FAULTS)}.")
+    parser.add_argument("--faults", default=",".join(FAULTS[:4]),
+                        help=f"Comma-separated, of {', '.join(FAULTS)} (default: all but node; node makes the run span "
+                             "two Ray nodes on loopback addresses).")
     parser.add_argument("--repeats", type=int, default=2, help="Kills of each fault (default 2).")
     parser.add_argument("--seed", type=int, default=0, help="Seeds the order and the waits (default 0).")
     parser.add_argument("--wait-s", type=float, nargs=2, default=(5.0, 15.0), metavar=("MIN", "MAX"),
@@ -116,8 +130,34 @@ def _wait(predicate, timeout_s: float, what: str):
     raise TimeoutError(f"vtrax bench chaos: no {what} within {timeout_s:.0f} s")
 
 
-def _kill(run: _Run, fault: str, before: dict) -> None:
-    if fault == "actor":
+class _Nodes:
+    """The loopback cluster of a run that spans two nodes: which node to kill next, and the ones that join."""
+
+    def __init__(self):
+        self.cluster = LoopbackCluster(f"vtrax-chaos-{os.getpid()}", head_cpus=2)
+        self.joined = 0
+        self.current = self._join()
+
+    def flags(self) -> list[str]:
+        return ["--address", self.cluster.address, "--num-actors", "2"]
+
+    def kill(self) -> None:
+        self.cluster.kill_node(self.current)
+
+    def rejoin(self) -> None:
+        self.current = self._join()
+
+    def _join(self) -> str:
+        self.joined += 1
+        name = f"node-{self.joined}"
+        self.cluster.add_node(name, f"127.0.0.{self.joined + 1}", num_cpus=1)
+        return name
+
+
+def _kill(run: _Run, fault: str, before: dict, nodes: _Nodes | None = None) -> None:
+    if fault == "node":
+        nodes.kill()
+    elif fault == "actor":
         psutil.Process(before["actor_pids"][0]).kill()
     elif fault == "learner":
         psutil.Process(before["learner_pid"]).kill()
@@ -134,7 +174,8 @@ def _kill(run: _Run, fault: str, before: dict) -> None:
 
 def _recovery(run: _Run, fault: str, before: dict, killed_at: float, timeout_s: float) -> dict:
     """Seconds to detection and to flowing frames/updates, and what was lost."""
-    counter = {"actor": "actor_restarts", "learner": "learner_restarts", "replay": "replay_restarts"}.get(fault)
+    counter = {"actor": "actor_restarts", "learner": "learner_restarts", "replay": "replay_restarts",
+               "node": "nodes_lost"}.get(fault)
     detect = frames = updates = None
     restored = None
     deadline = killed_at + timeout_s
@@ -156,7 +197,19 @@ def _recovery(run: _Run, fault: str, before: dict, killed_at: float, timeout_s: 
     lost = None if restored is None else max(before["learner_updates"] - restored, 0)
     return {"fault": fault, "detect_s": detect, "frames_flow_s": frames, "updates_flow_s": updates,
             "updates_lost": lost, "replay_items_lost": replay_items_lost(fault, before["_report"], run.last_report()),
-            "recovered": frames is not None and updates is not None}
+            "recovered": frames is not None and updates is not None, "actor_back_s": None}
+
+
+def _rejoin(run: _Run, nodes: _Nodes, before: dict, timeout_s: float) -> float | None:
+    """A node joins in place of the lost one; seconds until the run counted the lost actor's restart there."""
+    joined_at = time.monotonic()
+    nodes.rejoin()
+    try:
+        _wait(lambda: run.progress().get("actor_restarts", 0) > before.get("actor_restarts", 0), timeout_s,
+              "restart of the lost actor on the node that joined")
+    except TimeoutError:
+        return None
+    return time.monotonic() - joined_at
 
 
 def replay_items_lost(fault: str, before: dict, after: dict) -> int | None:
@@ -187,25 +240,32 @@ def run(args: argparse.Namespace) -> int:
     schedule = fault_schedule(faults, args.repeats, args.seed, tuple(args.wait_s))
     logdir = Path(tempfile.mkdtemp(prefix="vtrax-bench-chaos-", dir=args.logdir))
     extra = [flag for flag in args.extra if flag != "--"]
-    run_ = _Run(args.preset, logdir, extra)
+    nodes = run_ = None
     results = []
     try:
+        nodes = _Nodes() if "node" in faults else None
+        run_ = _Run(args.preset, logdir, extra + (nodes.flags() if nodes else []))
         _wait(lambda: run_.progress().get("learner_updates", 0) > 0 and list((run_.run_dir / "checkpoints")
                                                                              .glob("ckpt*")), 300, "warm-up")
         for fault, wait_s in schedule:
             time.sleep(wait_s)
             before = {**run_.progress(), "_report": run_.last_report()}
             killed_at = time.monotonic()
-            _kill(run_, fault, before)
+            _kill(run_, fault, before, nodes)
             results.append(_recovery(run_, fault, before, killed_at, args.recover_timeout_s))
+            if fault == "node":
+                results[-1]["actor_back_s"] = _rejoin(run_, nodes, before, args.recover_timeout_s)
+                results[-1]["recovered"] = results[-1]["recovered"] and results[-1]["actor_back_s"] is not None
         time.sleep(args.settle_s)
         summary = run_.stop()
     finally:
-        for process in run_.tree():
+        for process in run_.tree() if run_ else []:
             try:
                 process.kill()
             except psutil.NoSuchProcess:
                 pass
+        if nodes is not None:
+            nodes.cluster.stop()
         if args.logdir is None:
             shutil.rmtree(logdir, ignore_errors=True)
     target = summary.get("target_return")
@@ -214,11 +274,13 @@ def run(args: argparse.Namespace) -> int:
               "reached_target": bool(target is not None and best is not None and best >= target),
               "best_episode_return_mean_last100": best, "target_return": target,
               "learner_restarts": summary.get("learner_restarts"), "replay_restarts": summary.get("replay_restarts"),
-              "actor_restarts": summary.get("actor_restarts"), "stopped_because": summary.get("stopped_because")}
+              "actor_restarts": summary.get("actor_restarts"), "nodes_lost": summary.get("nodes_lost"),
+              "stopped_because": summary.get("stopped_because")}
     rows = [[r["fault"], r["detect_s"], r["frames_flow_s"], r["updates_flow_s"], r["updates_lost"],
-             r["replay_items_lost"], "yes" if r["recovered"] else "NO"] for r in results]
+             r["replay_items_lost"], "n/a" if r["actor_back_s"] is None and r["fault"] != "node" else r["actor_back_s"],
+             "yes" if r["recovered"] else "NO"] for r in results]
     table = format_table(["fault", "detect s", "frames flow s", "updates flow s", "updates lost", "items lost",
-                          "recovered"], rows)
+                          "actor back s", "recovered"], rows)
     table += (f"\nbest mean return {best if best is None else round(best, 1)} (target {target}): "
               f"{'reached' if result['reached_target'] else 'not reached'}; {machine_description()}")
     print_result(result, as_json=args.json, table=table)

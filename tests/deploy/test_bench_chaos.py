@@ -11,7 +11,8 @@ def test_unknown_faults_are_refused_in_one_line_before_anything_starts():
     result = subprocess.run([sys.executable, "-m", "vtrax.deploy.cli", "bench", "chaos", "--faults", "actor,disk"],
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 2
-    assert result.stderr.strip() == "vtrax bench chaos: unknown faults ['disk']; choose from actor, learner, replay, driver"
+    assert result.stderr.strip() == ("vtrax bench chaos: unknown faults ['disk']; choose from actor, learner, replay, "
+                                    "driver, node")
 
 
 def test_the_fault_schedule_is_seeded_and_kills_each_fault_repeats_times():

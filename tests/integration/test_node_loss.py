@@ -8,7 +8,8 @@ Placement comes from Ray's CPU accounting: the run asks for 3 CPUs (a learner an
 cluster has 3, so exactly one role runs on the worker; Ray's default (hybrid) policy keeps the learner,
 created first, on the driver's own node, and the test checks that the worker's role is an actor.
 Every process of a node carries a tag of its own (VTRAX_TEST_TAG; Ray passes its environment to the
-workers it starts), which is how the test kills one node and cleans up after itself: never `ray stop`.
+workers it starts), which is how the test kills one node and cleans up after itself: never `ray stop`
+(vtrax/deploy/bench/loopback_cluster.py, which `vtrax bench chaos --faults node` uses too).
 """
 
 from __future__ import annotations
@@ -17,73 +18,22 @@ import contextlib
 import json
 import os
 import re
-import shutil
-import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import psutil
 import pytest
 
-RAY_CLI = Path(sys.executable).parent / "ray"
+from vtrax.deploy.bench.loopback_cluster import RAY_CLI, TAG_VARIABLE, LoopbackCluster, tagged
+
 TAG = f"node-loss-{os.getpid()}"
-# NOTE: Ray's GCS declares a node dead after missed health checks (default ~30 s); one second apart and
-# three misses keep the test bounded. Nothing else about the cluster is tuned.
-HEALTH_CHECKS = {"RAY_health_check_period_ms": "1000", "RAY_health_check_timeout_ms": "1000",
-                 "RAY_health_check_failure_threshold": "3"}
 MAX_SECONDS = 75
 
 pytestmark = [pytest.mark.timeout(180),
               pytest.mark.skipif(not RAY_CLI.exists(), reason=f"no `ray` command beside {sys.executable}")]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _node_flags(ip: str) -> list[str]:
-    """Free ports for every server of one node: two nodes share this machine's port space."""
-    ports = ("node-manager", "object-manager", "dashboard-agent-listen", "dashboard-agent-grpc", "runtime-env-agent",
-             "metrics-export")
-    return [f"--node-ip-address={ip}", "--disable-usage-stats", *(f"--{name}-port={_free_port()}" for name in ports)]
-
-
-def _ray_start(tag: str, *flags: str) -> None:
-    env = dict(os.environ, VTRAX_TEST_TAG=tag, RAY_USAGE_STATS_ENABLED="0", **HEALTH_CHECKS)
-    if "--head" not in flags:
-        env["RAY_AUTH_MODE"] = "token"  # NOTE: a node joins a head with token authentication only when told so
-    started = subprocess.run([str(RAY_CLI), "start", *flags], capture_output=True, text=True, timeout=90, env=env)
-    assert started.returncode == 0, f"ray start {' '.join(flags)}:\n{started.stdout[-2000:]}{started.stderr[-2000:]}"
-
-
-def _tagged(tag: str) -> list[psutil.Process]:
-    found = []
-    for process in psutil.process_iter():
-        with contextlib.suppress(psutil.Error, OSError):
-            if process.environ().get("VTRAX_TEST_TAG") == tag:
-                found.append(process)
-    return found
-
-
-def _kill_tagged(tag: str) -> list[psutil.Process]:
-    """SIGKILL every process tagged `tag`, again until none is left (a dying raylet may still start one)."""
-    killed = []
-    for _ in range(10):
-        processes = _tagged(tag)
-        if not processes:
-            break
-        for process in processes:
-            with contextlib.suppress(psutil.Error):
-                process.send_signal(signal.SIGKILL)
-        psutil.wait_procs(processes, timeout=10)
-        killed += processes
-    return killed
 
 
 def _wait_for(predicate, timeout_s: float, what: str, log: Path | None = None):
@@ -114,24 +64,22 @@ def _roles(processes: list[psutil.Process]) -> list[str]:
 def test_losing_a_node_keeps_the_run_going_and_its_actor_comes_back_on_a_node_that_joins(tmp_path):
     """Also what joining an existing cluster must do: both actors on its 3 CPUs (1 for the learner), the
     cluster left running at the end, and a private local-default run beside it."""
-    temp_dir = Path(tempfile.mkdtemp(prefix="vtrax-node-loss-", dir="/tmp"))  # NOTE: short: Ray's socket paths
-    port, log = _free_port(), tmp_path / "train.log"
-    tags = {name: f"{TAG}-{name}" for name in ("head", "worker", "rejoin", "driver")}
+    log = tmp_path / "train.log"
+    cluster = LoopbackCluster(TAG, head_cpus=2)
+    port, driver_tag = cluster.port, cluster.tag("driver")
     train = None
     try:
-        _ray_start(tags["head"], "--head", f"--port={port}", "--num-cpus=2", "--include-dashboard=false",
-                   f"--ray-client-server-port={_free_port()}", f"--temp-dir={temp_dir}", *_node_flags("127.0.0.1"))
-        _ray_start(tags["worker"], f"--address=127.0.0.1:{port}", "--num-cpus=1", *_node_flags("127.0.0.2"))
+        cluster.add_node("worker", "127.0.0.2", num_cpus=1)
         with open(log, "w") as out:
             train = subprocess.Popen(
                 [sys.executable, "-m", "vtrax.deploy.cli", "train", "--preset", "cartpole", "--address",
                  f"127.0.0.1:{port}", "--num-actors", "2", "--stop-at-target", "false", "--max-seconds",
                  str(MAX_SECONDS), "--report-period-s", "0.5", "--logdir", str(tmp_path / "runs")],
-                stdout=out, stderr=subprocess.STDOUT, text=True, env=dict(os.environ, VTRAX_TEST_TAG=tags["driver"]))
+                stdout=out, stderr=subprocess.STDOUT, text=True, env=dict(os.environ, **{TAG_VARIABLE: driver_tag}))
         started = time.monotonic()
         before = _wait_for(lambda: (p := _progress(tmp_path / "runs")) and p["env_frames"] > 2000
                            and all(p["actor_pids"]) and p, 60, "frames from both actors", log)
-        worker = _tagged(tags["worker"])
+        worker = tagged(cluster.tag("worker"))
         roles = _roles(worker)
         assert any(p.name() == "raylet" for p in worker), "the worker node has no raylet"
         assert any("ActorWorker" in role for role in roles) and not any("Learner" in role for role in roles), \
@@ -139,9 +87,9 @@ def test_losing_a_node_keeps_the_run_going_and_its_actor_comes_back_on_a_node_th
         lost_pid = next(p.pid for p in worker if "ActorWorker" in " ".join(p.cmdline()))
         lost_index = before["actor_pids"].index(lost_pid)
 
-        killed = _kill_tagged(tags["worker"])
+        killed = cluster.kill_node("worker")
         assert not any(psutil.pid_exists(p.pid) and p.is_running() for p in killed), "a killed process lingers"
-        assert not _tagged(tags["worker"]), "a process of the killed node lingers"
+        assert not tagged(cluster.tag("worker")), "a process of the killed node lingers"
 
         _wait_for(lambda: "lost Ray node 127.0.0.2" in log.read_text(), 30, "the run to notice the lost node", log)
         gone = _wait_for(lambda: (p := _progress(tmp_path / "runs")) and p["nodes_lost"] == 1 and p["num_actors"] == 1
@@ -149,11 +97,11 @@ def test_losing_a_node_keeps_the_run_going_and_its_actor_comes_back_on_a_node_th
         _wait_for(lambda: (p := _progress(tmp_path / "runs")) and p["env_frames"] > gone["env_frames"] + 2000, 20,
                   "frames from the actor that remains, with the worker node gone", log)
 
-        _ray_start(tags["rejoin"], f"--address=127.0.0.1:{port}", "--num-cpus=1", *_node_flags("127.0.0.3"))
+        cluster.add_node("rejoin", "127.0.0.3", num_cpus=1)
         back = _wait_for(lambda: (p := _progress(tmp_path / "runs")) and p["actor_restarts"] >= 1 and p, 40,
                          "Ray to restart the lost actor on the node that joined", log)
         assert back["actor_pids"][lost_index] != lost_pid
-        assert any("ActorWorker" in role for role in _roles(_tagged(tags["rejoin"]))), "the actor did not move there"
+        assert any("ActorWorker" in role for role in _roles(tagged(cluster.tag("rejoin")))), "the actor did not move there"
         assert re.search(rf"actor {lost_index} was restarted by Ray \(pid {lost_pid} -> \d+\)", log.read_text())
         _wait_for(lambda: (p := _progress(tmp_path / "runs")) and p["num_actors"] == 2
                   and p["actor_param_versions"][lost_index] > 0, 20, "the restarted actor to act again", log)
@@ -164,25 +112,19 @@ def test_losing_a_node_keeps_the_run_going_and_its_actor_comes_back_on_a_node_th
         assert summary["stopped_because"] == "max_seconds"
         assert summary["nodes_lost"] == 1 and summary["actor_restarts"] == 1, summary
         assert summary["learner_restarts"] == 0 and summary["env_frames"] > back["env_frames"], summary
-        assert not _tagged(tags["driver"]), "the run left a process behind"
+        assert not tagged(driver_tag), "the run left a process behind"
         socket.create_connection(("127.0.0.1", port), timeout=5).close()  # raises if the run stopped the cluster
 
         # The local default starts a private Ray beside a running cluster (README), and leaves that cluster be.
         private = subprocess.run(
             [sys.executable, "-m", "vtrax.deploy.cli", "train", "--preset", "cartpole", "--max-env-frames", "2000",
              "--max-seconds", "60", "--stop-at-target", "false", "--logdir", str(tmp_path / "private")],
-            capture_output=True, text=True, timeout=120, env=dict(os.environ, VTRAX_TEST_TAG=tags["driver"]))
+            capture_output=True, text=True, timeout=120, env=dict(os.environ, **{TAG_VARIABLE: driver_tag}))
         assert private.returncode == 0, "the local default must start its own Ray beside a running one:\n" + (
             private.stdout + private.stderr)
-        assert not _tagged(tags["driver"]), "the private run left a process behind"
+        assert not tagged(driver_tag), "the private run left a process behind"
         socket.create_connection(("127.0.0.1", port), timeout=5).close()
     finally:
         if train is not None and train.poll() is None:
             train.kill()
-        for tag in tags.values():  # NOTE: not `ray stop`, which stops every Ray on the machine
-            _kill_tagged(tag)
-        shutil.rmtree(temp_dir, ignore_errors=True)
-        current = Path("/tmp/ray/ray_current_cluster")  # NOTE: `ray start --head` left it; only ours goes
-        with contextlib.suppress(OSError):
-            if current.read_text().strip().endswith(f":{port}"):
-                current.unlink()
+        cluster.stop()
