@@ -274,6 +274,17 @@ AGENT_PRESETS = {
                               optimizer="adam", max_gradient_norm=10.0, entropy_cost=0.0, baseline_cost=0.0),
         dqn=DQNConfig(n_step=3, target_update_period_updates=1000, samples_per_insert=8.0, min_replay_size=300,
                       max_replay_size=6_250, evaluator_epsilon=0.001)),
+    # R2D2 on MinAtar: MinAtar's torso, then a 64-wide LSTM (previous action and reward as inputs) whose first
+    # head is read as q-values; the CartPole preset's sequences (4 + 16 + 1 steps every 8), Adam 2.5e-4 as for
+    # DQN on MinAtar, the target copied every 500 updates (the conv + LSTM learner makes far fewer updates/s).
+    ("r2d2", "minatar"): lambda: TrainConfig(
+        agent="r2d2", env_id="MinAtar/Breakout-v1", network="minatar", use_lstm=True, lstm_size=64,
+        target_return=None, num_envs_per_actor=16,
+        learner=LearnerConfig(batch_size=32, unroll_length=8, discount=0.99, learning_rate=2.5e-4,
+                              optimizer="adam", max_gradient_norm=10.0, entropy_cost=0.0, baseline_cost=0.0),
+        dqn=DQNConfig(n_step=3, target_update_period_updates=500, importance_sampling_exponent=0.6,
+                      samples_per_insert=2.0, min_replay_size=20, max_replay_size=1_000, burn_in_steps=4,
+                      trace_length=16, sequence_period_steps=8, max_priority_weight=0.9, evaluator_epsilon=0.001)),
     # R2D2 on CartPole: a 64-wide LSTM (see the IMPALA preset's note on CPU cost), sequences of 4 + 16 + 1 steps.
     ("r2d2", "cartpole"): lambda: TrainConfig(
         agent="r2d2", env_id="CartPole-v1", network="mlp", hidden_sizes=(64,), use_lstm=True, lstm_size=64,

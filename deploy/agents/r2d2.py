@@ -23,15 +23,16 @@ from vtrax.deploy.runtime.names import TABLE
 
 def _check(config, spec) -> None:
     require_discrete_actions("r2d2", spec)
-    if not config.use_lstm or config.network != "mlp":
-        raise ValueError("--agent r2d2 trains an LSTM Q network on vector observations; pass --network mlp "
-                         "--use-lstm true (or --preset cartpole), or use --agent dqn for a feed-forward Q network")
+    if not config.use_lstm or config.network not in ("mlp", "minatar"):
+        raise ValueError("--agent r2d2 trains an LSTM Q network: pass --use-lstm true with --network mlp on vector "
+                         "observations (--preset cartpole) or --network minatar on MinAtar grids (--preset minatar), "
+                         "or use --agent dqn for a feed-forward Q network")
 
 
 def _network(config, spec):
     from vtrax.learner import make_network
 
-    return make_network("mlp", spec.num_actions, **network_options(config))
+    return make_network(config.network, spec.num_actions, **network_options(config))
 
 
 def sequence_length(config) -> int:

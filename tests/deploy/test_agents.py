@@ -40,8 +40,8 @@ def test_config_round_trips_with_the_dqn_fields():
                                  "space, but Pendulum-v1 has continuous (Box) actions; use --agent impala"),
     (dict(env_id="Pendulum-v1", agent="r2d2", network="mlp", use_lstm=True), "--agent r2d2 picks actions by argmax"),
     (dict(agent="impala"), "network 'dueling_mlp' is a Q network and IMPALA needs policy logits; pass --network mlp"),
-    (dict(agent="r2d2"), "--agent r2d2 trains an LSTM Q network on vector observations; pass --network mlp "
-                         "--use-lstm true"),
+    (dict(agent="r2d2"), "--agent r2d2 trains an LSTM Q network: pass --use-lstm true with --network mlp on vector "
+                         "observations (--preset cartpole) or --network minatar on MinAtar grids"),
 ])
 def test_a_mismatched_agent_is_refused_before_anything_starts(tmp_path, changes, words):
     from vtrax.actors import EnvironmentSetupError
