@@ -59,7 +59,7 @@ def test_dqn_run_checkpoints_its_table_and_resume_starts_with_it(tmp_path):
     assert f"items from checkpoint {kept[0]}" in resumed.stdout, resumed.stdout[-3000:]
     assert (run_dir / "replay" / "checkpoints.unreadable" / newest.name / "DONE").is_file()  # kept for a person
     assert f"replay: restored {first_resumed['replay_items_restored']:,} items from checkpoint" in resumed.stdout
-    assert 0 < first_resumed["replay_items_restored"] <= before[-1]["replay_queue_size"]
+    assert first_resumed["replay_items_restored"] > 0  # NOTE: the kept one may postdate the last report: no upper bound
     assert first_resumed["replay_queue_size"] >= first_resumed["replay_items_restored"]
     assert first_resumed["replay_inserts"] >= first_resumed["replay_items_restored"]  # Reverb restores the count
     summary = json.loads((run_dir / "summary.json").read_text())
